@@ -1,0 +1,115 @@
+"""GraphRAG context: knowledge-graph ingest jobs (publisher: graphrag-ingest).
+
+Ingest turns chat events into jobs keyed by room, so a room's graph can be rebuilt or followed
+independently; ``IngestCompletedV1`` reports each job's outcome to the build-status views.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Self
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from coagent_contracts.envelope import Event, EventData, tagged_union
+from coagent_contracts.subjects import SubjectToken, join_subject
+
+__all__ = [
+    "GRAPHRAG_EVENTS",
+    "GRAPHRAG_EVENT_TYPES",
+    "GraphragEvent",
+    "IngestCompletedData",
+    "IngestCompletedV1",
+    "IngestRequestedData",
+    "IngestRequestedV1",
+    "IngestSourceKind",
+    "IngestStatus",
+    "ingest_completed_subject",
+    "ingest_requested_subject",
+]
+
+IngestSourceKind = Literal["message", "artifact", "document"]
+"""What an ingest job reads."""
+
+IngestStatus = Literal["succeeded", "failed"]
+"""Outcome of an ingest job."""
+
+
+def ingest_requested_subject(room_id: str) -> str:
+    """``graphrag.room.<room_id>.ingest.requested.v1``."""
+    return join_subject("graphrag", "room", room_id, "ingest", "requested", "v1")
+
+
+def ingest_completed_subject(room_id: str) -> str:
+    """``graphrag.room.<room_id>.ingest.completed.v1``."""
+    return join_subject("graphrag", "room", room_id, "ingest", "completed", "v1")
+
+
+class IngestRequestedData(EventData):
+    """A source must be (re-)ingested into the room's knowledge graph."""
+
+    room_id: SubjectToken
+    job_id: str = Field(min_length=1)
+    source_kind: IngestSourceKind
+    source_id: str = Field(min_length=1)
+    source_event_id: str = Field(min_length=1)
+    """The chat event that caused the job; ingest is idempotent on it."""
+
+
+class IngestRequestedV1(Event):
+    """An ingest job was requested (``graphrag.room.<room_id>.ingest.requested.v1``)."""
+
+    FILTER: ClassVar[str] = "graphrag.room.*.ingest.requested.v1"
+
+    type: Literal["graphrag.ingest.requested"] = "graphrag.ingest.requested"
+    version: Literal[1] = 1
+    data: IngestRequestedData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the room."""
+        return ingest_requested_subject(self.data.room_id)
+
+
+class IngestCompletedData(EventData):
+    """An ingest job ended; counts are what the job added or updated."""
+
+    room_id: SubjectToken
+    job_id: str = Field(min_length=1)
+    status: IngestStatus
+    entities: int = Field(default=0, ge=0)
+    relations: int = Field(default=0, ge=0)
+    chunks: int = Field(default=0, ge=0)
+    error: str | None = None
+    """Why the job failed; required when ``status`` is ``"failed"``."""
+
+    @model_validator(mode="after")
+    def _failure_has_error(self) -> Self:
+        # Build-status views show the error of failed jobs; a failure without one is undiagnosable.
+        if self.status == "failed" and not self.error:
+            raise ValueError("a failed ingest job needs an error")
+        return self
+
+
+class IngestCompletedV1(Event):
+    """An ingest job ended (``graphrag.room.<room_id>.ingest.completed.v1``)."""
+
+    FILTER: ClassVar[str] = "graphrag.room.*.ingest.completed.v1"
+
+    type: Literal["graphrag.ingest.completed"] = "graphrag.ingest.completed"
+    version: Literal[1] = 1
+    data: IngestCompletedData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the room."""
+        return ingest_completed_subject(self.data.room_id)
+
+
+GraphragEvent = IngestRequestedV1 | IngestCompletedV1
+"""Static type of any graphrag event."""
+
+GRAPHRAG_EVENT_TYPES: tuple[type[Event], ...] = (IngestRequestedV1, IngestCompletedV1)
+"""Every graphrag event class, in declaration order."""
+
+GRAPHRAG_EVENTS: TypeAdapter[GraphragEvent] = TypeAdapter(tagged_union(*GRAPHRAG_EVENT_TYPES))
+"""Validates any graphrag event, discriminating on ``type`` and ``version``."""

@@ -1,0 +1,170 @@
+"""Transactional outbox and inbox.
+
+A state change and its event commit in one transaction (the outbox row); a relay publishes rows to
+JetStream with ``Nats-Msg-Id`` = event id, so a relay that crashes after publishing and before
+marking the row only causes a duplicate that JetStream drops. The inbox records which events a
+consumer already applied, in the same transaction as the effect, so redeliveries are no-ops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+from faststream.nats import NatsBroker
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from coagent_contracts.envelope import Event
+from coagent_contracts.streams import stream_for_subject
+from coagent_kit.broker import event_headers
+from coagent_kit.logging import get_logger
+from coagent_kit.tracing import attached_context, inject_headers
+
+log = get_logger(__name__)
+
+#: Published rows are kept this long for inspection, then deleted.
+PUBLISHED_RETENTION = timedelta(days=1)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The ``outbox`` table in a service's own database."""
+    return Table(
+        "outbox",
+        metadata,
+        Column("event_id", String(64), primary_key=True),
+        Column("subject", String(255), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+        Column("attempts", Integer, nullable=False, server_default="0"),
+    )
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    """The ``processed_events`` table: (consumer, event id) pairs already applied."""
+    return Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", String(64), primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+async def add_event(session: AsyncSession, outbox: Table, event: Event) -> None:
+    """Queue ``event`` in the caller's transaction, with the current trace context."""
+    await session.execute(
+        outbox.insert().values(
+            event_id=event.event_id,
+            subject=event.subject,
+            payload=event.model_dump_json(),
+            headers=inject_headers(event_headers(event)),
+        )
+    )
+
+
+async def claim_event(session: AsyncSession, inbox: Table, consumer: str, event_id: str) -> bool:
+    """True the first time ``consumer`` sees ``event_id`` in a committed transaction."""
+    result = await session.execute(
+        insert(inbox)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.event_id)
+    )
+    return result.first() is not None
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order; woken after each commit, polling as a fallback."""
+
+    def __init__(
+        self, engine: AsyncEngine, outbox: Table, broker: NatsBroker, poll_s: float = 1.0
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._broker = broker
+        self._poll_s = poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        """Ask for a relay pass now (call after committing an event)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the relay loop in the background."""
+        self._task = asyncio.create_task(self._loop(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        """Stop the loop; unpublished rows stay for the next start."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                while await self.relay_batch():
+                    pass
+                await self._purge_published()
+            except Exception:
+                log.exception("outbox_relay_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+            self._wake.clear()
+
+    async def relay_batch(self, limit: int = 100) -> int:
+        """Publish up to ``limit`` pending rows; returns how many were published."""
+        table = self._outbox
+        async with self._engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(table.c.event_id, table.c.subject, table.c.payload, table.c.headers)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.created_at, table.c.event_id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for event_id, subject, payload, headers in rows:
+                await self._publish(subject, payload, headers)
+                await conn.execute(
+                    update(table)
+                    .where(table.c.event_id == event_id)
+                    .values(published_at=func.now(), attempts=table.c.attempts + 1)
+                )
+        return len(rows)
+
+    async def _publish(self, subject: str, payload: str, headers: dict[str, str]) -> None:
+        with attached_context(headers):
+            await self._broker.publish(
+                payload.encode(),
+                subject,
+                headers={
+                    k: v for k, v in headers.items() if k not in ("traceparent", "tracestate")
+                },
+                stream=stream_for_subject(subject).name,
+            )
+
+    async def _purge_published(self) -> None:
+        cutoff = datetime.now(UTC) - PUBLISHED_RETENTION
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(self._outbox).where(self._outbox.c.published_at < cutoff))

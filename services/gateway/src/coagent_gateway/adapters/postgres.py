@@ -1,0 +1,75 @@
+"""PostgreSQL adapter of the gateway: users, the outbox and the inbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Column, DateTime, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from coagent_contracts.gateway import UserCreatedV1
+from coagent_gateway.domain import PlatformRole, User
+from coagent_kit.db import new_metadata
+from coagent_kit.outbox import add_event, inbox_table, outbox_table
+
+metadata = new_metadata()
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("hashed_password", String(255), nullable=False),
+    Column("platform_role", String(32), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+
+class PostgresUserStore:
+    """Users in the gateway database; every write commits with its outbox event."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], on_commit: Callable[[], None]
+    ) -> None:
+        self._sessions = sessions
+        self._on_commit = on_commit
+
+    async def find_super_admin(self) -> User | None:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(users)
+                    .where(users.c.platform_role == PlatformRole.SUPER_ADMIN)
+                    .order_by(users.c.created_at)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        return User(row.id, row.email, row.username, PlatformRole(row.platform_role))
+
+    async def create_user(
+        self,
+        email: str,
+        username: str,
+        password_hash: str,
+        role: PlatformRole,
+        event: UserCreatedV1,
+    ) -> User:
+        user_id = event.data.user_id
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                users.insert().values(
+                    id=user_id,
+                    email=email,
+                    username=username,
+                    hashed_password=password_hash,
+                    platform_role=role.value,
+                )
+            )
+            await add_event(session, outbox, event)
+        self._on_commit()
+        return User(user_id, email, username, role)

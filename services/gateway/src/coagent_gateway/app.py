@@ -1,0 +1,99 @@
+"""Composition root of the gateway."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from coagent_gateway.adapters.fleet import HttpFleetProbe
+from coagent_gateway.adapters.postgres import PostgresUserStore, outbox
+from coagent_gateway.adapters.security import Argon2PasswordHasher
+from coagent_gateway.endpoints import router
+from coagent_gateway.ports import UserStore
+from coagent_gateway.service import GatewayService, ensure_super_admin
+from coagent_gateway.settings import GatewaySettings
+from coagent_kit.app import build_app
+from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.db import create_engine, session_factory
+from coagent_kit.health import nats_check, postgres_check, redis_check
+from coagent_kit.logging import get_logger
+from coagent_kit.outbox import OutboxRelay
+from coagent_kit.settings import ServiceSettings
+
+log = get_logger(__name__)
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Wire Postgres, Redis, JetStream and the fleet probe into the gateway."""
+    cfg = settings if isinstance(settings, GatewaySettings) else GatewaySettings()
+    engine = create_engine(cfg.database_url)
+    broker = create_broker(cfg.nats_url, cfg.service_name)
+    redis = Redis.from_url(cfg.redis_url)
+    http = httpx.AsyncClient()
+    relay = OutboxRelay(engine, outbox, broker)
+    checks = {
+        "postgres": postgres_check(engine),
+        "nats": nats_check(broker),
+        "redis": redis_check(redis),
+    }
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
+        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
+        relay.start()
+        generated = await bootstrap_admin(users, cfg)
+        if generated:
+            # Printed once, at creation: it is stored only as a hash.
+            log.warning("super_admin_password_generated", password=generated)
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await broker.stop()
+            await http.aclose()
+            await redis.aclose()
+            await engine.dispose()
+
+    app = build_app(
+        cfg,
+        title="CoAgent",
+        lifespan=lifespan,
+        checks=checks,
+        openapi_url="/api/v1/openapi.json",
+    )
+    users = PostgresUserStore(session_factory(engine), relay.wake)
+    gateway = GatewayService(HttpFleetProbe(http, cfg.service_urls()), app.state.readiness)
+    app.state.gateway = gateway
+    app.include_router(router)
+    return app
+
+
+async def bootstrap_admin(users: UserStore, cfg: GatewaySettings) -> str | None:
+    """Ensure the first super admin exists; returns its password only if it was just generated."""
+    password = cfg.admin_password.get_secret_value() if cfg.admin_password else None
+    outcome = await ensure_super_admin(
+        users, Argon2PasswordHasher(), cfg.admin_email, cfg.admin_username, password
+    )
+    if outcome.created:
+        log.info("super_admin_created", email=outcome.user.email, username=outcome.user.username)
+    return outcome.generated_password
+
+
+async def bootstrap_admin_standalone(cfg: GatewaySettings) -> tuple[str, str | None]:
+    """First-start bootstrap outside the server (``coagent up``): (username, generated password).
+
+    The ``user created`` event waits in the outbox until the gateway's relay starts.
+    """
+    engine = create_engine(cfg.database_url)
+    try:
+        users = PostgresUserStore(session_factory(engine), on_commit=lambda: None)
+        generated = await bootstrap_admin(users, cfg)
+        admin = await users.find_super_admin()
+    finally:
+        await engine.dispose()
+    return (admin.username if admin else ""), generated

