@@ -78,7 +78,7 @@ class MessagePostedData(EventData):
     seq: int = Field(ge=1)
     """Per-room sequence number assigned by chat; clients resume from it."""
     sender_id: str | None = None
-    """User id of a human sender, ``None`` for agents and system messages."""
+    """User id of a human sender, null for agents and system messages."""
     sender_kind: SenderKind
     sender_name: str | None = None
     agent_id: str | None = None
@@ -116,7 +116,7 @@ class ArtifactChangedData(EventData):
     version: int = Field(ge=1)
     """Artifact revision after the change (1 on creation); consumers drop stale revisions."""
     changed_by: str | None = None
-    """User id of the editor, ``None`` for system or agent edits."""
+    """User id of the editor, null for system or agent edits."""
 
 
 class ArtifactChangedV1(Event):
@@ -163,7 +163,7 @@ class RoomActivityRecordedData(EventData):
     room_id: SubjectToken
     last_message_at: UtcDatetime
     last_human_message_at: UtcDatetime | None = None
-    """Used by silence triggers; ``None`` until a human has written in the room."""
+    """Used by silence triggers; null until a human has written in the room."""
     message_count: int = Field(ge=0)
 
 

@@ -25,6 +25,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    field_validator,
 )
 
 __all__ = [
@@ -142,6 +143,14 @@ class Event(BaseModel):
     correlation_id: str | None = None
     causation_id: str | None = None
     data: EventData
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_not_a_bool(cls, value: object) -> object:
+        # ``True == 1`` in Python, so JSON ``true`` would otherwise satisfy ``Literal[1]``.
+        if isinstance(value, bool):
+            raise ValueError("version must be an integer, not a boolean")
+        return value
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:

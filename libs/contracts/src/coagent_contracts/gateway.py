@@ -75,7 +75,7 @@ class MembershipChangedData(EventData):
     user_id: str = Field(min_length=1)
     change: MembershipChangeKind
     role: str | None = None
-    """Membership role after the change; ``None`` when the user was removed."""
+    """Membership role after the change; null when the user was removed."""
     course_id: str | None = None
     """Course the room belongs to, when membership derives from a course enrollment."""
 

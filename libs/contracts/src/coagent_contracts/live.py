@@ -30,5 +30,5 @@ def room_live(room_id: str) -> str:
 
 
 def run_live(run_id: str) -> str:
-    """Core-NATS subject for a run's live frames (token deltas, node progress): ``live.run.<run_id>``."""
+    """Core-NATS subject for a run's live frames (token deltas, progress): ``live.run.<run_id>``."""
     return join_subject("live", "run", run_id)

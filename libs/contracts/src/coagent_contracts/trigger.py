@@ -102,10 +102,10 @@ class TriggerFiredData(EventData):
     policy_id: SubjectToken
     workflow_id: str = Field(min_length=1)
     room_id: str | None = None
-    """Room the run acts in, ``None`` for policies not scoped to a room."""
+    """Room the run acts in, null for policies not scoped to a room."""
     event_type: TriggerEventType
     firing_key: str = Field(min_length=1)
-    """Result of :func:`firing_key` for this firing; also the ``Nats-Msg-Id`` of the event."""
+    """``firing_key(policy_id, …)`` of this firing; also the ``Nats-Msg-Id`` of the event."""
     scheduled_for: UtcDatetime | None = None
     """Instant the firing was due (timer, cron, silence); exclusive with ``source_event_id``."""
     source_event_id: str | None = None
@@ -113,7 +113,7 @@ class TriggerFiredData(EventData):
     payload: dict[str, Any] = Field(default_factory=dict)
     """Input handed to the run (e.g. the triggering message, the webhook body)."""
     fired_by: str | None = None
-    """User id for manual firings, ``None`` otherwise."""
+    """User id for manual firings, null otherwise."""
 
     @model_validator(mode="after")
     def _key_matches_source(self) -> Self:

@@ -100,14 +100,14 @@ class RunData(EventData):
     workflow_id: str = Field(min_length=1)
     workflow_version: int = Field(ge=1)
     room_id: str | None = None
-    """Room the run acts in, ``None`` for runs not bound to a room."""
+    """Room the run acts in, null for runs not bound to a room."""
 
 
 class RunLifecycleData(RunData):
     """Run state transitions also say which firing, if any, started the run."""
 
     firing_key: str | None = None
-    """Firing key of the trigger firing that created the run; ``None`` for direct API runs."""
+    """Firing key of the trigger firing that created the run; null for direct API runs."""
     policy_id: str | None = None
     """Trigger policy that fired, so trigger can apply its overlap rule without a lookup."""
 
@@ -230,7 +230,7 @@ class RunCancelledData(RunLifecycleData):
 
     reason: str | None = None
     cancelled_by: str | None = None
-    """User id, or ``None`` when a policy (e.g. ``cancel_running`` overlap) cancelled it."""
+    """User id, or null when a policy (e.g. ``cancel_running`` overlap) cancelled it."""
 
 
 class RunCancelledV1(Event):
@@ -251,7 +251,7 @@ class RunCancelledV1(Event):
 class AgentMessageProducedData(RunData):
     """An agent of the run wrote a reply that chat must post in the room."""
 
-    room_id: str = Field(min_length=1)  # type: ignore[assignment]  # narrowed: replies need a room
+    room_id: str = Field(min_length=1)  # narrowed from RunData: chat can only post into a room
     agent_id: str = Field(min_length=1)
     agent_name: str
     content: str

@@ -60,14 +60,24 @@ class StackEndpoints:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Return a TCP port that is free on ``host`` right now (for tests)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 
 
+def client_host(host: str) -> str:
+    """The host clients should dial: a wildcard bind is reached on loopback; IPv6 gets brackets."""
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
 def check_ports_free(config: StackConfig) -> None:
-    """Raise :class:`StackError` naming the port and its variable if any port is taken or repeated."""
+    """Raise :class:`StackError` naming the port and its variable if a port is taken or reused."""
     seen: dict[int, str] = {}
     for field, env_var in PORT_ENV_VARS.items():
         port: int = getattr(config, field)
@@ -84,7 +94,8 @@ def check_ports_free(config: StackConfig) -> None:
 
 
 def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
         # The servers bind with SO_REUSEADDR, so a port held only by TIME_WAIT connections is free
         # for them; mirror that here or a quick restart would be refused for no reason.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

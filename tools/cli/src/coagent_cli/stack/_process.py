@@ -87,7 +87,10 @@ class ManagedServer:
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
-                **_run_as_kwargs(run_as),
+                # extra_groups=[] drops root's supplementary groups, not just its uid and gid.
+                user=run_as.uid if run_as else None,
+                group=run_as.gid if run_as else None,
+                extra_groups=[] if run_as else None,
             )
         self.pid_file.write_text(f"{self.proc.pid}\n")
 
@@ -121,7 +124,7 @@ class ManagedServer:
         return " | ".join(tail) or "(log is empty)"
 
     def stop(self, timeout: float) -> None:
-        """Stop the server if it runs: its stop signal, then SIGKILL to its group after ``timeout``."""
+        """Stop the server if it runs: its stop signal, then SIGKILL to its group on timeout."""
         pid = self.proc.pid if self.proc is not None and self.proc.poll() is None else None
         pid = pid or self.live_pid()
         if pid is not None:
@@ -131,13 +134,6 @@ class ManagedServer:
             self.proc.wait()
             self.proc = None
         self.pid_file.unlink(missing_ok=True)
-
-
-def _run_as_kwargs(run_as: RunAs | None) -> dict[str, object]:
-    if run_as is None:
-        return {}
-    # extra_groups=[] drops root's supplementary groups, not just the uid and gid.
-    return {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
 
 
 def terminate(

@@ -1,0 +1,3 @@
+"""Root test configuration: the real embedded servers, shared by every tier that needs them."""
+
+pytest_plugins = ["coagent_cli.testing"]

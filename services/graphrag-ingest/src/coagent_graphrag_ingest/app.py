@@ -1,0 +1,62 @@
+"""Composition root of the graphrag-ingest service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from redis.asyncio import Redis
+
+from coagent_graphrag_ingest.adapters.postgres import PostgresUnitOfWork, outbox
+from coagent_graphrag_ingest.consumers import register_consumers
+from coagent_graphrag_ingest.endpoints import router
+from coagent_graphrag_ingest.service import IngestService
+from coagent_graphrag_ingest.settings import GraphragIngestSettings
+from coagent_kit.app import build_app
+from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.db import create_engine, session_factory
+from coagent_kit.health import nats_check, postgres_check, redis_check
+from coagent_kit.outbox import OutboxRelay
+from coagent_kit.settings import ServiceSettings
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Wire Postgres, the outbox relay, JetStream and the graph store into the ingest API."""
+    cfg = settings if isinstance(settings, GraphragIngestSettings) else GraphragIngestSettings()
+    engine = create_engine(cfg.database_url)
+    broker = create_broker(cfg.nats_url, cfg.service_name)
+    relay = OutboxRelay(engine, outbox, broker)
+    sessions = session_factory(engine)
+    # The client connects lazily, so building the app never waits for the graph store.
+    graph = Redis.from_url(cfg.graph_url)
+    ingest = IngestService(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    register_consumers(broker, ingest)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
+        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await broker.stop()
+            await graph.aclose()
+            await engine.dispose()
+
+    app = build_app(
+        cfg,
+        title="CoAgent graphrag-ingest",
+        lifespan=lifespan,
+        checks={
+            "postgres": postgres_check(engine),
+            "nats": nats_check(broker),
+            "graph": redis_check(graph, module="graph"),
+        },
+    )
+    app.state.ingest = ingest
+    app.state.broker = broker
+    app.include_router(router)
+    return app

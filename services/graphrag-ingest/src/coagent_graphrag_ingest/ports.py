@@ -1,0 +1,53 @@
+"""What the graphrag-ingest service needs from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from coagent_contracts.envelope import Event
+from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+
+
+class IngestJobRepository(Protocol):
+    """The ingest jobs of every room; ``source_event_id`` is unique."""
+
+    async def add(self, job: NewIngestJob) -> IngestJob | None:
+        """Store ``job`` as pending; None if a job for its ``source_event_id`` already exists."""
+        ...
+
+    async def list_for_room(self, room_id: str, limit: int) -> list[IngestJob]:
+        """The newest ``limit`` jobs of ``room_id``, newest first."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: job changes and the events they cause."""
+
+    # A read-only property rather than an attribute: a mutable protocol attribute would be
+    # invariant, and no adapter could then narrow it to its own repository class.
+    @property
+    def jobs(self) -> IngestJobRepository:
+        """The jobs, as seen inside this transaction."""
+        ...
+
+    async def publish(self, event: Event) -> None:
+        """Queue ``event``; it is sent only if the transaction commits."""
+        ...
+
+    async def commit(self) -> None:
+        """Make everything done in this unit durable; otherwise it is rolled back on exit."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

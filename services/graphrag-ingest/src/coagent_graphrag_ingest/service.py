@@ -1,0 +1,60 @@
+"""Ingest use cases: turning chat events into ingest jobs, listing a room's jobs."""
+
+from __future__ import annotations
+
+from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.envelope import Event
+from coagent_contracts.graphrag import IngestRequestedData, IngestRequestedV1
+from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+from coagent_graphrag_ingest.ports import UnitOfWorkFactory
+
+PRODUCER = "graphrag-ingest"
+MESSAGES_CONSUMER = "graphrag-ingest-messages"
+MAX_PAGE = 500
+
+
+def ingest_requested(job: IngestJob, cause: Event) -> IngestRequestedV1:
+    """The event asking for ``job`` to run, chained to the event that caused it."""
+    body = job.body
+    return IngestRequestedV1(
+        producer=PRODUCER,
+        # A chain of events keeps the correlation id of its first event.
+        correlation_id=cause.correlation_id or cause.event_id,
+        causation_id=cause.event_id,
+        data=IngestRequestedData(
+            room_id=body.room_id,
+            job_id=job.job_id,
+            source_kind=body.source_kind,
+            source_id=body.source_id,
+            source_event_id=body.source_event_id,
+        ),
+    )
+
+
+class IngestService:
+    """Records one ingest job per source event and announces it, exactly once."""
+
+    def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
+        self._uow = unit_of_work
+
+    async def record_message(self, event: MessagePostedV1) -> IngestJob | None:
+        """A job for the posted message; None when ``event`` was already recorded (redelivery)."""
+        data = event.data
+        new_job = NewIngestJob(
+            room_id=data.room_id,
+            source_kind="message",
+            source_id=data.message_id,
+            source_event_id=event.event_id,
+        )
+        async with self._uow() as uow:
+            job = await uow.jobs.add(new_job)
+            if job is None:
+                return None
+            await uow.publish(ingest_requested(job, event))
+            await uow.commit()
+        return job
+
+    async def jobs(self, room_id: str, limit: int = 50) -> list[IngestJob]:
+        """The room's newest jobs, newest first."""
+        async with self._uow() as uow:
+            return await uow.jobs.list_for_room(room_id, min(max(limit, 1), MAX_PAGE))

@@ -1,0 +1,53 @@
+"""What the trigger service needs from the outside world."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Protocol, Self
+
+from coagent_contracts.envelope import Event
+from coagent_trigger.domain import RoomActivity
+
+
+class RoomActivityRepository(Protocol):
+    """The local projection of every room's activity, built from chat's events."""
+
+    async def get(self, room_id: str, *, for_update: bool = False) -> RoomActivity | None:
+        """The activity of ``room_id``; ``for_update`` holds off other writers of that room
+        until the unit of work ends (also while the room has no row yet)."""
+        ...
+
+    async def save(self, activity: RoomActivity) -> None:
+        """Insert or replace the activity of ``activity.room_id``."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction: state changes, the events they cause and the consumed-event marks."""
+
+    activity: RoomActivityRepository
+
+    async def publish(self, event: Event) -> None:
+        """Queue ``event``; it is sent only if the transaction commits."""
+        ...
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        """False if ``consumer`` already applied ``event_id`` (a redelivery)."""
+        ...
+
+    async def commit(self) -> None:
+        """Make everything done in this unit durable; otherwise it is rolled back on exit."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

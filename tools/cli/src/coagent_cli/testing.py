@@ -1,0 +1,76 @@
+"""Pytest fixtures that start the real embedded servers once per test session.
+
+Loaded from the root ``conftest.py``; every service's integration tests use the same servers, each
+on free loopback ports and in a temporary data directory deleted at the end.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from coagent_cli.fleet import SERVICES
+from coagent_cli.stack import EmbeddedStack, StackConfig, free_port
+from coagent_kit.db import find_migrations, upgrade_database
+
+
+def ephemeral_stack_config(data_dir: Path) -> StackConfig:
+    """A stack on free ports whose data is removed on stop."""
+    return StackConfig(
+        data_dir=data_dir,
+        nats_port=free_port(),
+        nats_monitor_port=free_port(),
+        redis_port=free_port(),
+        ephemeral=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    """NATS (JetStream), PostgreSQL and FalkorDB, started on first use in the session."""
+    with EmbeddedStack(ephemeral_stack_config(tmp_path_factory.mktemp("stack"))) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def nats_url(embedded_stack: EmbeddedStack) -> str:
+    """URL of the session's NATS server (JetStream enabled)."""
+    return embedded_stack.endpoints.nats_url
+
+
+@pytest.fixture(scope="session")
+def redis_url(embedded_stack: EmbeddedStack) -> str:
+    """URL of the session's Redis server, which has the FalkorDB module loaded."""
+    return embedded_stack.endpoints.redis_url
+
+
+@pytest.fixture(scope="session")
+def graph_url(embedded_stack: EmbeddedStack) -> str:
+    """URL of the FalkorDB graph store (the same server as ``redis_url``)."""
+    return embedded_stack.endpoints.graph_url
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_uri(embedded_stack: EmbeddedStack) -> str:
+    """Superuser URI of the session's PostgreSQL (unix socket)."""
+    return embedded_stack.endpoints.postgres_admin_uri
+
+
+@pytest.fixture(scope="session")
+def service_database_url(embedded_stack: EmbeddedStack) -> Callable[[str], str]:
+    """``service_database_url("chat")``: the service's own database, migrated to head."""
+    migrated: dict[str, str] = {}
+    packages = {spec.name: spec.package for spec in SERVICES}
+
+    def get(name: str) -> str:
+        if name not in migrated:
+            url = embedded_stack.ensure_database(name)
+            package = importlib.import_module(packages[name])
+            upgrade_database(url, find_migrations(str(package.__file__)))
+            migrated[name] = url
+        return migrated[name]
+
+    return get
