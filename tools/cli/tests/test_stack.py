@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -64,7 +64,8 @@ async def _scalar(url: str, sql: str) -> object:
     engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
     try:
         async with engine.begin() as conn:
-            return (await conn.execute(text(sql))).scalar()
+            result = await conn.execute(text(sql))
+            return result.scalar() if result.returns_rows else None
     finally:
         await engine.dispose()
 
@@ -229,14 +230,14 @@ async def test_start_after_supervisor_and_postgres_were_killed() -> None:
     config = _config(data_dir, ephemeral=False)
     args = [str(data_dir), str(config.nats_port), str(config.nats_monitor_port)]
     args.append(str(config.redis_port))
-    supervisor = subprocess.Popen(
-        [sys.executable, "-c", _CRASHING_SUPERVISOR, *args], stdout=subprocess.PIPE, text=True
+    supervisor = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _CRASHING_SUPERVISOR, *args, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert supervisor.stdout is not None
-        old = json.loads(supervisor.stdout.readline())
+        old = json.loads(await supervisor.stdout.readline())
         supervisor.kill()  # kill -9: nothing gets stopped, NATS and FalkorDB keep running
-        supervisor.wait()
+        await supervisor.wait()
         os.killpg(old["postgres"], signal.SIGKILL)  # and PostgreSQL dies hard: stale postmaster.pid
         assert (data_dir / "postgres" / "postmaster.pid").exists()
 
@@ -247,8 +248,9 @@ async def test_start_after_supervisor_and_postgres_were_killed() -> None:
             new = stack.pids()
         _assert_gone(new)
     finally:
-        supervisor.kill()
-        supervisor.wait()
+        if supervisor.returncode is None:
+            supervisor.kill()
+            await supervisor.wait()
         EmbeddedStack(config).stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 

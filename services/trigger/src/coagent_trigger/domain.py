@@ -65,7 +65,9 @@ class RoomActivity:
             raise ValueError(f"message of room {message.room_id!r} observed in {self.room_id!r}")
         newer = message.seq > self.last_seq
         last_human = self.last_human_message_at
-        if message.sender_kind == "human" and (last_human is None or message.created_at > last_human):
+        if message.sender_kind == "human" and (
+            last_human is None or message.created_at > last_human
+        ):
             last_human = message.created_at
         return replace(
             self,

@@ -22,8 +22,6 @@ Service = Annotated[TriggerService, Depends(_service)]
 
 
 @router.get("/activity", responses={404: {"description": "No message of the room seen yet"}})
-async def get_room_activity(
-    room_id: str, identity: Identity, trigger: Service
-) -> RoomActivityRead:
+async def get_room_activity(room_id: str, identity: Identity, trigger: Service) -> RoomActivityRead:
     """When the room last talked (any sender, and humans only) and how many messages it has."""
     return RoomActivityRead.of(await trigger.room_activity(room_id))

@@ -26,7 +26,12 @@ class RoomActivityRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: state changes, the events they cause and the consumed-event marks."""
 
-    activity: RoomActivityRepository
+    # A read-only property rather than an attribute: protocol attributes are invariant, so an
+    # adapter's concrete repository type would not match a plain ``activity: ...`` member.
+    @property
+    def activity(self) -> RoomActivityRepository:
+        """Room activity, read and written inside this unit."""
+        ...
 
     async def publish(self, event: Event) -> None:
         """Queue ``event``; it is sent only if the transaction commits."""
