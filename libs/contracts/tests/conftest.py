@@ -133,7 +133,9 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
             payload={"threshold_mins": 5, "last_human_message_at": "2025-03-14T09:21:53Z"},
         ),
     ),
-    RunQueuedV1: lambda: RunQueuedV1(**_envelope("workflow-engine"), data=RunQueuedData(**_RUN, **_FIRED)),
+    RunQueuedV1: lambda: RunQueuedV1(
+        **_envelope("workflow-engine"), data=RunQueuedData(**_RUN, **_FIRED)
+    ),
     RunStartedV1: lambda: RunStartedV1(
         **_envelope("workflow-engine"), data=RunStartedData(**_RUN, **_FIRED)
     ),
@@ -157,7 +159,11 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
     RunFailedV1: lambda: RunFailedV1(
         **_envelope("workflow-engine"),
         data=RunFailedData(
-            **_RUN, **_FIRED, error_code="wall_clock_exceeded", error="ran 300 s", status="timed_out"
+            **_RUN,
+            **_FIRED,
+            error_code="wall_clock_exceeded",
+            error="ran 300 s",
+            status="timed_out",
         ),
     ),
     RunCancelledV1: lambda: RunCancelledV1(

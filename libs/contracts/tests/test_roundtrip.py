@@ -203,7 +203,8 @@ def test_defaults_fill_the_envelope() -> None:
     assert UUID(event.event_id).version == 7
     assert before <= event.occurred_at <= datetime.now(UTC)
     assert event.occurred_at.tzinfo is not None
-    assert event.correlation_id is None and event.causation_id is None
+    assert event.correlation_id is None
+    assert event.causation_id is None
     assert event.msg_id == event.event_id
 
 

@@ -66,6 +66,8 @@ def test_every_event_has_a_snapshot_and_none_is_stale() -> None:
     assert expected - present == set(), "missing snapshots: run with UPDATE_SNAPSHOTS=1"
 
 
-@pytest.mark.parametrize("field", ["event_id", "type", "version", "occurred_at", "producer", "data"])
+@pytest.mark.parametrize(
+    "field", ["event_id", "type", "version", "occurred_at", "producer", "data"]
+)
 def test_envelope_fields_are_in_every_schema(event_cls: type[Event], field: str) -> None:
     assert field in event_cls.model_json_schema()["properties"]

@@ -111,7 +111,7 @@ async def start_broker(broker: NatsBroker, nats_url: str, wait_s: float) -> None
 
 def event_headers(event: Event, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Headers of a published event: ``Nats-Msg-Id`` makes relays and retries idempotent."""
-    return {**(extra or {}), "Nats-Msg-Id": event.event_id, "Coagent-Event-Type": event.type}
+    return {**(extra or {}), "Nats-Msg-Id": event.msg_id, "Coagent-Event-Type": event.type}
 
 
 async def publish_event(

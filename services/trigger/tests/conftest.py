@@ -1,0 +1,78 @@
+"""Fixtures shared by the trigger tests: sample events and a memory-backed service and app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi import FastAPI
+
+from coagent_contracts.chat import MessagePostedData, MessagePostedV1, SenderKind
+from coagent_kit.app import build_app
+from coagent_trigger.adapters.memory import MemoryStore, MemoryUnitOfWork
+from coagent_trigger.endpoints import router
+from coagent_trigger.service import TriggerService
+from coagent_trigger.settings import TriggerSettings
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+SECRET = "test-internal-secret-0123456789abcdefghij"
+
+MessageFactory = Callable[..., MessagePostedV1]
+
+
+@pytest.fixture
+def posted() -> MessageFactory:
+    """Build a ``MessagePostedV1``: ``posted(seq, sender_kind="human", room_id="r1")``.
+
+    ``created_at`` is ``T0 + seq`` minutes unless given, so seq order is time order.
+    """
+
+    def make(
+        seq: int,
+        sender_kind: SenderKind = "human",
+        room_id: str = "r1",
+        created_at: datetime | None = None,
+    ) -> MessagePostedV1:
+        return MessagePostedV1(
+            producer="chat",
+            data=MessagePostedData(
+                message_id=f"m-{room_id}-{seq}",
+                room_id=room_id,
+                seq=seq,
+                sender_id="u1" if sender_kind == "human" else None,
+                sender_kind=sender_kind,
+                agent_id="a1" if sender_kind == "agent" else None,
+                content=f"message {seq}",
+                created_at=created_at or T0 + timedelta(minutes=seq),
+            ),
+        )
+
+    return make
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    """Committed state of the memory adapters."""
+    return MemoryStore()
+
+
+@pytest.fixture
+def service(store: MemoryStore) -> TriggerService:
+    """The trigger service on memory adapters."""
+    return TriggerService(lambda: MemoryUnitOfWork(store))
+
+
+@pytest.fixture
+def settings() -> TriggerSettings:
+    """Test settings with a known internal-token secret."""
+    return TriggerSettings(env="test", internal_token_secret=SECRET)
+
+
+@pytest.fixture
+def memory_app(settings: TriggerSettings, service: TriggerService) -> FastAPI:
+    """The trigger HTTP API over the memory-backed service (no broker, no database)."""
+    app = build_app(settings, title="CoAgent trigger (memory)")
+    app.state.trigger = service
+    app.include_router(router)
+    return app
