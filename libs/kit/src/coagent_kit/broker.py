@@ -166,8 +166,9 @@ def subscribe_event(
         ack_policy=AckPolicy.MANUAL,
         title=f"{durable}:{event_type.__name__}",
     )
-    async def consume(body: bytes, msg: NatsMessage) -> None:
-        await _handle(event_type, durable, handler, body, msg)
+    async def consume(body: Any, msg: NatsMessage) -> None:
+        # FastStream hands over the JSON-decoded body (a dict); validation wants the raw bytes.
+        await _handle(event_type, durable, handler, msg.body, msg)
 
     _ = consume
 

@@ -95,7 +95,9 @@ async def test_limit_bounds_the_page(client: httpx.AsyncClient, service: IngestS
 
 
 @pytest.mark.parametrize("limit", [0, 501, "many"])
-async def test_an_out_of_range_limit_is_refused(client: httpx.AsyncClient, limit: object) -> None:
+async def test_an_out_of_range_limit_is_refused(
+    client: httpx.AsyncClient, limit: int | str
+) -> None:
     response = await client.get(
         "/internal/rooms/room-1/ingest-jobs", params={"limit": limit}, headers=token()
     )

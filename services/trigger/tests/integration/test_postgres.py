@@ -23,8 +23,15 @@ Posted = Callable[..., MessagePostedV1]
 
 
 @pytest.fixture(scope="module")
-async def engine(service_database_url: Callable[[str], str]) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(service_database_url("trigger"))
+def database_url(service_database_url: Callable[[str], str]) -> str:
+    # A sync fixture on purpose: migrating runs its own event loop (asyncio.run), which cannot
+    # start inside the one running async fixtures.
+    return service_database_url("trigger")
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
     yield engine
     await engine.dispose()
 
@@ -158,7 +165,7 @@ async def test_published_events_land_in_the_outbox_on_commit(
         query = select(outbox).where(outbox.c.event_id == event.event_id)
         row = (await session.execute(query)).one()
     assert row.subject == event.subject
-    assert row.headers["Nats-Msg-Id"] == event.event_id
+    assert row.headers["Nats-Msg-Id"] == event.msg_id == event.data.firing_key
     assert row.published_at is None
     assert TriggerFiredV1.model_validate_json(row.payload) == event
 

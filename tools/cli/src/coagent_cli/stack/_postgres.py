@@ -24,6 +24,7 @@ import stat
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import IO
 from urllib.parse import quote
 
 from ._config import StackError
@@ -35,6 +36,7 @@ _SOCKET_NAME = ".s.PGSQL.5432"
 #: sun_path holds 104 bytes on macOS and 108 on Linux; stay under both.
 _MAX_SOCKET_PATH = 100
 _PSQL_TIMEOUT_S = 30.0
+_INITDB_TIMEOUT_S = 120.0
 #: Role and database names: lower case so they never need quoting by hand; 63 is PostgreSQL's limit.
 _ROLE_RE = re.compile(r"coagent_[a-z0-9_]{1,55}")
 _HBA = """\
@@ -106,10 +108,6 @@ class Postgres:
         if leftover is not None and process_matches(leftover, "postgres", self.pgdata):
             terminate(leftover, signal.SIGINT, timeout)
 
-    def stop_leftover(self, timeout: float) -> None:
-        """Stop a server left running by a crashed earlier run on this pgdata."""
-        self.stop(timeout)
-
     def remove_socket_dir(self) -> None:
         """Delete the socket directory when it lives outside pgdata (long paths only)."""
         if self.socket_dir != self.pgdata:
@@ -154,7 +152,8 @@ class Postgres:
 
     def _server_argv(self) -> list[str]:
         argv = [str(pg_bin_dir() / "postgres"), "-D", str(self.pgdata), "-k", str(self.socket_dir)]
-        # Six services with SQLAlchemy pools (5 + 10 overflow each) exceed the default of 100.
+        # Six services with SQLAlchemy pools of up to 15 connections each, plus LangGraph's
+        # psycopg pool and migration runs, leave too little headroom under the default of 100.
         argv += ["-c", "listen_addresses=", "-c", "max_connections=200"]
         if self.ephemeral:
             # Test data is thrown away on stop, so durability only costs time.
@@ -197,12 +196,7 @@ class Postgres:
         if self.ephemeral:
             argv.append("--no-sync")
         with self.server.log_file.open("ab") as log:
-            result = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.pgdata, env=_pg_env(), check=False, timeout=120,
-                user=run_as.uid if run_as else None, group=run_as.gid if run_as else None,
-                extra_groups=[] if run_as else None,
-            )  # fmt: skip
+            result = _run_logged(argv, log, self.pgdata, run_as)
         if result.returncode != 0:
             raise StackError(
                 f"initdb failed with code {result.returncode}; see {self.server.log_file}"
@@ -264,6 +258,21 @@ def _create_system_user() -> pwd.struct_passwd:
         raise StackError(
             f"PostgreSQL refuses to run as root and creating user {SYSTEM_USER} failed: {detail}"
         ) from None
+
+
+def _run_logged(
+    argv: list[str], log: IO[bytes], cwd: Path, run_as: RunAs | None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run a one-shot PostgreSQL tool (initdb) as the server's account, output to its log."""
+    try:
+        return subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+            env=_pg_env(), check=False, timeout=_INITDB_TIMEOUT_S,
+            user=run_as.uid if run_as else None, group=run_as.gid if run_as else None,
+            extra_groups=[] if run_as else None,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired as exc:
+        raise StackError(f"{Path(argv[0]).name} timed out after {exc.timeout:.0f} s") from exc
 
 
 def _allow_traverse(path: Path) -> None:

@@ -131,7 +131,10 @@ class ManagedServer:
             terminate(pid, self.stop_signal, timeout, self.proc)
         if self.proc is not None:
             # Reap our child so it does not linger as a zombie.
-            self.proc.wait()
+            try:
+                self.proc.wait(timeout=_KILL_WAIT_S)
+            except subprocess.TimeoutExpired:
+                raise StackError(f"{self.label} (pid {self.proc.pid}) survived SIGKILL") from None
             self.proc = None
         self.pid_file.unlink(missing_ok=True)
 
@@ -198,14 +201,16 @@ def process_matches(pid: int, exe_name: str, marker: Path) -> bool:
     if not proc_dir.is_dir():
         return _ps_command(pid).find(exe_name) >= 0
     try:
-        cmdline = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        argv = (proc_dir / "cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return False
     try:
         cwd = os.readlink(proc_dir / "cwd")
     except OSError:
         cwd = ""
-    return exe_name in cmdline and (str(marker) in cmdline or cwd == str(marker))
+    # A rewritten title keeps the executable as its first word.
+    program = Path(argv[0].split(" ")[0]).name
+    return program == exe_name and (str(marker) in argv or cwd == str(marker))
 
 
 def _ps_command(pid: int) -> str:

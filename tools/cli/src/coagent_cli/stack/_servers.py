@@ -10,10 +10,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
 from ._config import StackConfig, StackError, client_host
 from ._process import ManagedServer
 
@@ -46,10 +42,6 @@ class Nats:
 
     def stop(self, timeout: float) -> None:
         """SIGTERM: nats-server shuts JetStream down cleanly and exits."""
-        self.server.stop(timeout)
-
-    def stop_leftover(self, timeout: float) -> None:
-        """Stop a server left running by a crashed earlier run on this data directory."""
         self.server.stop(timeout)
 
     def _healthy(self) -> bool:
@@ -95,11 +87,13 @@ class FalkorDB:
         """SIGTERM: redis-server fsyncs the AOF, writes a final RDB snapshot and exits."""
         self.server.stop(timeout)
 
-    def stop_leftover(self, timeout: float) -> None:
-        """Stop a server left running by a crashed earlier run on this data directory."""
-        self.server.stop(timeout)
-
     def _ready(self) -> bool:
+        # Imported here: redis-py takes about half a second to import, which every `coagent`
+        # command would otherwise pay, even those that never start the stack.
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         c = self.config
         if not _port_open(c.host, c.redis_port):
             return False

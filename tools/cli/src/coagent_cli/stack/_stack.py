@@ -22,7 +22,6 @@ class _Component(Protocol):
 
     def start(self, timeout: float) -> None: ...
     def stop(self, timeout: float) -> None: ...
-    def stop_leftover(self, timeout: float) -> None: ...
 
 
 class EmbeddedStack:
@@ -69,7 +68,7 @@ class EmbeddedStack:
             # Holding the lock means no live coagent owns these servers: they are a crashed
             # run's leftovers, and they would hold the ports and the data files.
             for component in self._components:
-                component.stop_leftover(_STOP_TIMEOUT_S)
+                component.stop(_STOP_TIMEOUT_S)
             check_ports_free(self.config)
             for component in self._components:
                 component.start(_START_TIMEOUT_S)
@@ -132,7 +131,7 @@ class EmbeddedStack:
         for component in reversed(self._components):
             try:
                 component.stop(_STOP_TIMEOUT_S)
-            except OSError as exc:
+            except (OSError, StackError) as exc:
                 # Keep going: one stubborn server must not leave the others running.
                 errors.append(f"{component.server.label}: {exc}")
         if errors:
@@ -147,7 +146,7 @@ class EmbeddedStack:
             owner = lock.read().strip() or "unknown"
             lock.close()
             raise StackError(
-                f"the stack in {self.data_dir} is already run by another process (pid {owner}); "
+                f"the stack in {self.data_dir} is already started by pid {owner}; "
                 "stop it first or use another data directory"
             ) from None
         lock.seek(0)

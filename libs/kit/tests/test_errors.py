@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from coagent_kit import errors
 from coagent_kit.app import REQUEST_ID_HEADER, build_app
 from coagent_kit.errors import (
     BadRequest,
@@ -139,11 +141,38 @@ async def test_body_validation_error_lists_every_field(client: httpx.AsyncClient
     assert all(item["msg"] for item in body["detail"])
 
 
-async def test_unhandled_exception_is_a_generic_500(client: httpx.AsyncClient) -> None:
-    response = await client.get("/boom")
+class _RecordingLog:
+    """Stands in for the errors module's logger (and skips rendering a rich traceback)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, object], dict[str, object]]] = []
+
+    def exception(self, event: str, **fields: object) -> None:
+        self.calls.append((event, fields, structlog.contextvars.get_contextvars()))
+
+    error = exception
+
+
+async def test_unhandled_exception_is_a_generic_500(
+    demo_settings: ServiceSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = _RecordingLog()
+    monkeypatch.setattr(errors, "log", recorder)
+    app = _app(demo_settings)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+        response = await client.get("/boom", headers={REQUEST_ID_HEADER: "req-500"})
+        metrics = (await client.get("/metrics")).text
     assert response.status_code == 500
     assert response.json() == {"detail": "Internal server error", "code": "internal_error"}
     assert "secret internals" not in response.text
+    # The failure is logged once, with the request id, and the id is echoed to the caller.
+    assert recorder.calls == [
+        ("unhandled_error", {"error_type": "RuntimeError"}, {"request_id": "req-500"})
+    ]
+    assert response.headers[REQUEST_ID_HEADER] == "req-500"
+    # 500s are what error-rate alerts count: they must reach the request metrics.
+    assert 'route="/boom",service="demo",status="500"} ' in metrics
 
 
 async def test_request_id_is_echoed(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,85 @@
+"""In-memory implementations of every workflow-engine port (unit tests, local experiments)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from coagent_contracts.envelope import Event
+from coagent_workflow_engine.domain import Run
+
+
+class MemoryStore:
+    """Committed state shared by the units of work made from it."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, Run] = {}
+        self.published: list[Event] = []
+        self.claimed: set[tuple[str, str]] = set()
+
+
+class MemoryRunRepository:
+    """Adds to a staging dict; the unit of work merges it on commit."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.staged: dict[str, Run] = {}
+
+    async def add(self, run: Run) -> bool:
+        key = run.trigger.firing_key if run.trigger else None
+        if key is not None and any(
+            r.trigger is not None and r.trigger.firing_key == key for r in self._all()
+        ):
+            return False
+        self.staged[run.id] = run
+        return True
+
+    async def get(self, workflow_id: str, run_id: str) -> Run | None:
+        run = self.staged.get(run_id) or self._store.runs.get(run_id)
+        return run if run is not None and run.workflow_id == workflow_id else None
+
+    async def list_for_workflow(self, workflow_id: str, limit: int) -> list[Run]:
+        runs = [r for r in self._all() if r.workflow_id == workflow_id]
+        runs.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+        return runs[:limit]
+
+    def _all(self) -> list[Run]:
+        return [*self._store.runs.values(), *self.staged.values()]
+
+
+class MemoryUnitOfWork:
+    """Buffers writes and events; nothing is visible until ``commit``."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def __aenter__(self) -> Self:
+        self.runs = MemoryRunRepository(self._store)
+        self._events: list[Event] = []
+        self._claims: set[tuple[str, str]] = set()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def publish(self, event: Event) -> None:
+        self._events.append(event)
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        key = (consumer, event_id)
+        if key in self._store.claimed or key in self._claims:
+            return False
+        self._claims.add(key)
+        return True
+
+    async def commit(self) -> None:
+        self._store.runs.update(self.runs.staged)
+        self._store.published.extend(self._events)
+        self._store.claimed |= self._claims
+        self.runs.staged = {}
+        self._events, self._claims = [], set()

@@ -1,0 +1,54 @@
+"""Composition root of the workflow engine."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from coagent_kit.app import build_app
+from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.db import create_engine, session_factory
+from coagent_kit.health import nats_check, postgres_check
+from coagent_kit.outbox import OutboxRelay
+from coagent_kit.settings import ServiceSettings
+from coagent_workflow_engine.adapters.postgres import PostgresUnitOfWork, outbox
+from coagent_workflow_engine.consumers import register_consumers
+from coagent_workflow_engine.endpoints import router
+from coagent_workflow_engine.service import WorkflowEngineService
+from coagent_workflow_engine.settings import WorkflowEngineSettings
+
+
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    """Wire Postgres, the outbox relay and JetStream into the workflow-engine API."""
+    cfg = settings if isinstance(settings, WorkflowEngineSettings) else WorkflowEngineSettings()
+    engine = create_engine(cfg.database_url)
+    broker = create_broker(cfg.nats_url, cfg.service_name)
+    relay = OutboxRelay(engine, outbox, broker)
+    sessions = session_factory(engine)
+    workflow_engine = WorkflowEngineService(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    register_consumers(broker, workflow_engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
+        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
+        relay.start()
+        try:
+            yield
+        finally:
+            await relay.stop()
+            await broker.stop()
+            await engine.dispose()
+
+    app = build_app(
+        cfg,
+        title="CoAgent workflow engine",
+        lifespan=lifespan,
+        checks={"postgres": postgres_check(engine), "nats": nats_check(broker)},
+    )
+    app.state.workflow_engine = workflow_engine
+    app.state.broker = broker
+    app.include_router(router)
+    return app
