@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from coagent_cli.fleet import SERVICES, Fleet, FleetConfig
 from coagent_cli.stack import EmbeddedStack, free_port
-from coagent_cli.testing import ephemeral_stack_config
+from coagent_cli.testing import ephemeral_stack_config, scratch_dir
 from coagent_cli.up import bootstrap_admin, prepare_databases
 
 ADMIN_EMAIL = "ada@example.org"
@@ -17,9 +17,9 @@ ADMIN_PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(scope="session")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet() -> Iterator[Fleet]:
     """Embedded stack + migrations + super admin + six services, all ready."""
-    data_dir: Path = tmp_path_factory.mktemp("fleet")
+    data_dir = scratch_dir("fleet")
     mp = pytest.MonkeyPatch()
     mp.setenv("COAGENT_ADMIN_EMAIL", ADMIN_EMAIL)
     mp.setenv("COAGENT_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -35,3 +35,4 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         finally:
             running.stop()
             mp.undo()
+    shutil.rmtree(data_dir, ignore_errors=True)

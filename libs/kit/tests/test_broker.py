@@ -82,9 +82,7 @@ async def test_valid_event_reaches_the_handler(make_posted: MakePosted) -> None:
     subscribe_event(broker, MessagePostedV1, durable, handler)
     event = make_posted(content="hello there")
     async with TestNatsBroker(broker) as test_broker:
-        await test_broker.publish(
-            event.model_dump_json().encode(), event.subject, stream=CHAT.name
-        )
+        await test_broker.publish(event.model_dump_json().encode(), event.subject, stream=CHAT.name)
     assert received == [event]
     assert _dead_letters(durable) == 0
 
@@ -262,9 +260,11 @@ async def test_failing_handler_gets_the_message_again_then_acks(
 
     broker = real_broker()
     subscribe_event(
-        broker, MessagePostedV1, durable, flaky, filter_subject=message_posted_subject(
-            event.data.room_id
-        )
+        broker,
+        MessagePostedV1,
+        durable,
+        flaky,
+        filter_subject=message_posted_subject(event.data.room_id),
     )
     await start_broker(broker, streams, wait_s=2.0)
     await publish_event(broker, event)

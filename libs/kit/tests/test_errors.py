@@ -244,7 +244,11 @@ async def test_readiness_times_out_a_hanging_check() -> None:
 
     readiness = Readiness({"slow": hangs, "nameless": nameless, "fine": _ok}, timeout_s=0.05)
     report = await asyncio.wait_for(readiness.report(), 2)
-    assert report == {"slow": "error: timed out", "nameless": "error: ConnectionError", "fine": "ok"}
+    assert report == {
+        "slow": "error: timed out",
+        "nameless": "error: ConnectionError",
+        "fine": "ok",
+    }
 
 
 # ------------------------------------------------------------------ metrics

@@ -7,6 +7,7 @@ on free loopback ports and in a temporary data directory deleted at the end.
 from __future__ import annotations
 
 import importlib
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,10 +29,15 @@ def ephemeral_stack_config(data_dir: Path) -> StackConfig:
     )
 
 
+def scratch_dir(prefix: str) -> Path:
+    """A fresh directory outside pytest's 0700 base, which the PostgreSQL user must traverse."""
+    return Path(tempfile.mkdtemp(prefix=f"coagent-{prefix}-"))
+
+
 @pytest.fixture(scope="session")
-def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+def embedded_stack() -> Iterator[EmbeddedStack]:
     """NATS (JetStream), PostgreSQL and FalkorDB, started on first use in the session."""
-    with EmbeddedStack(ephemeral_stack_config(tmp_path_factory.mktemp("stack"))) as stack:
+    with EmbeddedStack(ephemeral_stack_config(scratch_dir("stack"))) as stack:
         yield stack
 
 

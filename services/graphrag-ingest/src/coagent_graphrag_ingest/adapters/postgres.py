@@ -72,7 +72,7 @@ class PostgresIngestJobRepository:
                 source_id=job.source_id,
                 source_event_id=job.source_event_id,
             )
-
+            .on_conflict_do_nothing(index_elements=[ingest_jobs.c.source_event_id])
             .returning(ingest_jobs)
         )
         row = (await self._session.execute(statement)).mappings().first()

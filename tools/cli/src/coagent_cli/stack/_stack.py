@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -73,8 +74,10 @@ class EmbeddedStack:
             for component in self._components:
                 component.start(_START_TIMEOUT_S)
         except BaseException:
-            # Keep the data (and its logs, which the error points to) even when ephemeral.
-            self._stop_servers()
+            # Keep the data (and its logs, which the error points to) even when ephemeral, and
+            # let the original error through rather than a secondary one from the cleanup.
+            with contextlib.suppress(StackError):
+                self._stop_servers()
             self._release_lock()
             raise
         return self.endpoints

@@ -1,0 +1,264 @@
+"""Transactional outbox and inbox against the real PostgreSQL and JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import nats
+import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js.client import JetStreamContext
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.streams import CHAT
+from coagent_kit.broker import create_broker, start_broker
+from coagent_kit.db import create_engine, new_metadata, session_factory
+from coagent_kit.outbox import OutboxRelay, add_event, claim_event, inbox_table, outbox_table
+from coagent_kit.tracing import setup_tracing
+
+pytestmark = pytest.mark.integration
+
+MakePosted = Callable[..., MessagePostedV1]
+
+metadata = new_metadata()
+OUTBOX = outbox_table(metadata)
+INBOX = inbox_table(metadata)
+
+
+@pytest.fixture(scope="module")
+async def engine(kit_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(kit_database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    async with engine.begin() as conn:
+        await conn.execute(text("truncate outbox, processed_events"))
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def broker(streams: str) -> AsyncIterator[NatsBroker]:
+    broker = create_broker(streams, "kit-tests")
+    await start_broker(broker, streams, wait_s=2.0)
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc: NatsClient = await nats.connect(nats_url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+async def _stored(js: JetStreamContext, subject: str) -> int:
+    info = await js.stream_info(CHAT.name, subjects_filter=subject)
+    return (info.state.subjects or {}).get(subject, 0)
+
+
+async def _row(engine: AsyncEngine, table: Table, event_id: str) -> dict[str, object]:
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(table).where(table.c.event_id == event_id))).one()
+    return dict(row._mapping)
+
+
+async def test_committed_event_is_relayed_with_its_message_id(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    event = make_posted()
+    async with sessions() as session, session.begin():
+        await add_event(session, OUTBOX, event)
+    pending = await _row(engine, OUTBOX, event.event_id)
+    assert pending["published_at"] is None
+    assert pending["subject"] == event.subject
+
+    relay = OutboxRelay(engine, OUTBOX, broker)
+    assert await relay.relay_batch() == 1
+    assert await relay.relay_batch() == 0
+
+    stored = await js.get_last_msg(CHAT.name, event.subject)
+    assert stored.headers is not None
+    assert stored.headers["Nats-Msg-Id"] == event.event_id
+    assert stored.headers["Coagent-Event-Type"] == event.type
+    assert MessagePostedV1.model_validate_json(stored.data or b"") == event
+    published = await _row(engine, OUTBOX, event.event_id)
+    assert published["published_at"] is not None
+    assert published["attempts"] == 1
+
+
+async def test_rolled_back_event_is_never_published(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    event = make_posted()
+    with pytest.raises(RuntimeError, match="state change failed"):
+        async with sessions() as session, session.begin():
+            await add_event(session, OUTBOX, event)
+            raise RuntimeError("state change failed")
+
+    assert await OutboxRelay(engine, OUTBOX, broker).relay_batch() == 0
+    assert await _stored(js, event.subject) == 0
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(OUTBOX.c.event_id))).all() == []
+
+
+async def test_relay_after_a_crash_before_marking_does_not_duplicate(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    event = make_posted()
+    async with sessions() as session, session.begin():
+        await add_event(session, OUTBOX, event)
+    relay = OutboxRelay(engine, OUTBOX, broker)
+    assert await relay.relay_batch() == 1
+    # The relay published and then died before its update committed: the row is pending again.
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(OUTBOX).where(OUTBOX.c.event_id == event.event_id).values(published_at=None)
+        )
+    assert await relay.relay_batch() == 1
+    assert await _stored(js, event.subject) == 1
+    assert (await _row(engine, OUTBOX, event.event_id))["attempts"] == 2
+
+
+async def test_events_of_one_transaction_are_published_in_order(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    first = make_posted(content="first")
+    events = [first] + [make_posted(room_id=first.data.room_id, content=f"#{i}") for i in range(4)]
+    async with sessions() as session, session.begin():
+        for event in events:
+            await add_event(session, OUTBOX, event)
+    assert await OutboxRelay(engine, OUTBOX, broker).relay_batch(limit=2) == 2
+    assert await OutboxRelay(engine, OUTBOX, broker).relay_batch() == 3
+
+    sub = await js.subscribe(first.subject, ordered_consumer=True)
+    try:
+        received = [(await sub.next_msg(timeout=5)).headers or {} for _ in events]
+    finally:
+        await sub.unsubscribe()
+    assert [h["Nats-Msg-Id"] for h in received] == [e.event_id for e in events]
+
+
+async def test_background_relay_publishes_after_wake(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    relay = OutboxRelay(engine, OUTBOX, broker, poll_s=30.0)
+    relay.start()
+    try:
+        await asyncio.sleep(0.05)  # let the first pass find nothing and wait
+        event = make_posted()
+        async with sessions() as session, session.begin():
+            await add_event(session, OUTBOX, event)
+        relay.wake()
+        deadline = time.monotonic() + 5
+        while await _stored(js, event.subject) == 0:
+            assert time.monotonic() < deadline, "the woken relay did not publish"
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+    assert (await _row(engine, OUTBOX, event.event_id))["published_at"] is not None
+
+
+async def test_claim_event_is_true_once_per_consumer(
+    sessions: async_sessionmaker[AsyncSession], make_posted: MakePosted
+) -> None:
+    event_id = make_posted().event_id
+    async with sessions() as session, session.begin():
+        assert await claim_event(session, INBOX, "projector", event_id) is True
+    async with sessions() as session, session.begin():
+        assert await claim_event(session, INBOX, "projector", event_id) is False
+        assert await claim_event(session, INBOX, "mailer", event_id) is True
+
+
+async def test_claim_in_a_rolled_back_transaction_does_not_count(
+    sessions: async_sessionmaker[AsyncSession], make_posted: MakePosted
+) -> None:
+    event_id = make_posted().event_id
+    async with sessions() as session, session.begin():
+        assert await claim_event(session, INBOX, "projector", event_id) is True
+        await session.rollback()
+    async with sessions() as session, session.begin():
+        assert await claim_event(session, INBOX, "projector", event_id) is True
+
+
+async def test_relay_publish_joins_the_trace_of_the_writer(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    streams: str,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    # Process-wide and installed once: whether this call or an earlier test created the
+    # provider, the returned one records our spans and now also exports them here.
+    exporter = InMemorySpanExporter()
+    provider = setup_tracing("kit-tests", exporter=exporter)
+    tracer = provider.get_tracer("kit-tests")
+    broker = create_broker(streams, "kit-tests")
+    await start_broker(broker, streams, wait_s=2.0)
+    event = make_posted()
+    sub = await js.subscribe(event.subject, ordered_consumer=True)
+    try:
+        with tracer.start_as_current_span("post-message") as span:
+            async with sessions() as session, session.begin():
+                await add_event(session, OUTBOX, event)
+        writer = span.get_span_context()
+        trace_id = format(writer.trace_id, "032x")
+
+        row_headers = (await _row(engine, OUTBOX, event.event_id))["headers"]
+        assert isinstance(row_headers, dict)
+        assert row_headers["traceparent"].split("-")[1] == trace_id
+
+        # The relay runs later, outside the request's span.
+        assert await OutboxRelay(engine, OUTBOX, broker).relay_batch() == 1
+        msg = await sub.next_msg(timeout=5)
+    finally:
+        await sub.unsubscribe()
+        await broker.stop()
+
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == event.event_id
+    _, header_trace, header_span, _ = msg.headers["traceparent"].split("-")
+    assert header_trace == trace_id
+    # The publish span is a new span of the same trace, child of the writer's span.
+    assert header_span != format(writer.span_id, "016x")
+    provider.force_flush()
+    children = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.parent is not None and s.parent.span_id == writer.span_id and s.name != span.name
+    ]
+    assert children, "the relay's publish span was not recorded under the writer's span"
+    assert all(format(s.context.trace_id, "032x") == trace_id for s in children)
