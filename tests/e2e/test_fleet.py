@@ -77,7 +77,9 @@ def test_internal_api_requires_a_signed_identity(fleet: Fleet) -> None:
     assert response.json()["code"] == "identity_missing"
     forged = {
         HEADER: sign_identity(
-            "wrong-secret", InternalIdentity(user_id="u", platform_role="x"), "chat"
+            "a-wrong-secret-of-at-least-32-bytes",
+            InternalIdentity(user_id="u", platform_role="x"),
+            "chat",
         )
     }
     response = httpx.post(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import nats
 import pytest
@@ -167,9 +167,9 @@ async def real_broker(streams: str) -> AsyncIterator[Callable[[], NatsBroker]]:
 
 
 @pytest.fixture
-def scratch_spec() -> Iterator[StreamSpec]:
+def scratch_spec() -> StreamSpec:
     name = f"KITTEST_{uuid.uuid4().hex[:8].upper()}"
-    yield StreamSpec(
+    return StreamSpec(
         name=name,
         subjects=(f"{name.lower()}.>",),
         description="kit test stream",

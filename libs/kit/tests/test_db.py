@@ -104,16 +104,16 @@ async def test_ping_unreachable_raises() -> None:
 
 # ------------------------------------------------------------------ real PostgreSQL
 
-MODELS = '''
+MODELS = """
 from sqlalchemy import Column, Integer, String, Table
 
 from coagent_kit.db import new_metadata
 
 metadata = new_metadata()
 Table("kit_widgets", metadata, Column("id", Integer, primary_key=True), Column("name", String(50)))
-'''
+"""
 
-ENV = '''
+ENV = """
 import importlib.util
 from pathlib import Path
 
@@ -123,9 +123,9 @@ spec = importlib.util.spec_from_file_location("kit_models", Path(__file__).with_
 models = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(models)
 run_migrations(models.metadata)
-'''
+"""
 
-REVISION = '''
+REVISION = """
 import sqlalchemy as sa
 from alembic import op
 
@@ -141,7 +141,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     {downgrade}
-'''
+"""
 
 
 def _write_migrations(root: Path) -> Path:
@@ -209,9 +209,7 @@ async def _columns(url: str) -> tuple[str | None, list[str]]:
     engine = create_engine(url)
     try:
         async with engine.connect() as conn:
-            version = (
-                await conn.execute(text("select version_num from alembic_version"))
-            ).scalar()
+            version = (await conn.execute(text("select version_num from alembic_version"))).scalar()
             columns = (
                 await conn.execute(
                     text(

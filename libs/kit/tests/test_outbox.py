@@ -112,10 +112,14 @@ async def test_rolled_back_event_is_never_published(
     make_posted: MakePosted,
 ) -> None:
     event = make_posted()
-    with pytest.raises(RuntimeError, match="state change failed"):
+
+    async def write_then_fail() -> None:
         async with sessions() as session, session.begin():
             await add_event(session, OUTBOX, event)
             raise RuntimeError("state change failed")
+
+    with pytest.raises(RuntimeError, match="state change failed"):
+        await write_then_fail()
 
     assert await OutboxRelay(engine, OUTBOX, broker).relay_batch() == 0
     assert await _stored(js, event.subject) == 0
