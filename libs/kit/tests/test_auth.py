@@ -88,8 +88,9 @@ def test_wrong_issuer_is_refused() -> None:
     assert _code_of(token) == "identity_invalid"
 
 
-def test_missing_subject_is_refused() -> None:
-    token = jwt.encode(_claims(sub=None), SECRET, algorithm=ALGORITHM)
+@pytest.mark.parametrize("claim", ["sub", "role", "exp", "aud"])
+def test_missing_claim_is_refused(claim: str) -> None:
+    token = jwt.encode(_claims(**{claim: None}), SECRET, algorithm=ALGORITHM)
     assert _code_of(token) == "identity_invalid"
 
 

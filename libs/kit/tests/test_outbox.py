@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 
 import nats
 import pytest
@@ -19,7 +20,14 @@ from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.streams import CHAT
 from coagent_kit.broker import create_broker, start_broker
 from coagent_kit.db import create_engine, new_metadata, session_factory
-from coagent_kit.outbox import OutboxRelay, add_event, claim_event, inbox_table, outbox_table
+from coagent_kit.outbox import (
+    PUBLISHED_RETENTION,
+    OutboxRelay,
+    add_event,
+    claim_event,
+    inbox_table,
+    outbox_table,
+)
 from coagent_kit.tracing import setup_tracing
 
 pytestmark = pytest.mark.integration
@@ -194,6 +202,40 @@ async def test_background_relay_publishes_after_wake(
     finally:
         await relay.stop()
     assert (await _row(engine, OUTBOX, event.event_id))["published_at"] is not None
+
+
+async def test_background_relay_purges_old_published_rows(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    make_posted: MakePosted,
+) -> None:
+    old, recent, pending = make_posted(), make_posted(), make_posted()
+    async with sessions() as session, session.begin():
+        for event in (old, recent, pending):
+            await add_event(session, OUTBOX, event)
+    async with engine.begin() as conn:
+        for event, age in ((old, PUBLISHED_RETENTION * 2), (recent, timedelta(minutes=5))):
+            await conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.event_id == event.event_id)
+                .values(published_at=datetime.now(UTC) - age)
+            )
+    relay = OutboxRelay(engine, OUTBOX, broker, poll_s=30.0)
+    relay.start()
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            async with engine.connect() as conn:
+                ids = set((await conn.execute(select(OUTBOX.c.event_id))).scalars())
+            if old.event_id not in ids:
+                break
+            assert time.monotonic() < deadline, "old published rows were not purged"
+            await asyncio.sleep(0.05)
+    finally:
+        await relay.stop()
+    assert ids == {recent.event_id, pending.event_id}
+    assert (await _row(engine, OUTBOX, pending.event_id))["published_at"] is not None
 
 
 async def test_claim_event_is_true_once_per_consumer(

@@ -61,7 +61,7 @@ def verify_identity(secret: str, token: str, audience: str) -> InternalIdentity:
             audience=audience,
             issuer=ISSUER,
             leeway=5,
-            options={"require": ["exp", "iat", "aud", "iss", "sub"]},
+            options={"require": ["exp", "iat", "aud", "iss", "sub", "role"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Internal identity token expired", code="identity_expired") from exc

@@ -25,7 +25,10 @@ class MessageRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: state changes, the events they cause and the consumed-event marks."""
 
-    messages: MessageRepository
+    @property
+    def messages(self) -> MessageRepository:
+        """The room history inside this transaction."""
+        ...
 
     async def publish(self, event: Event) -> None:
         """Queue ``event``; it is sent only if the transaction commits."""
