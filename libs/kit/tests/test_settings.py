@@ -107,7 +107,10 @@ def test_placeholder_secrets_accepted_outside_prod(
 ) -> None:
     clean_env.setenv("COAGENT_ENV", env)
     settings = demo_settings_cls()
-    assert settings.internal_token_secret.get_secret_value() == "dev-internal-secret-change-me"
+    assert (
+        settings.internal_token_secret.get_secret_value()
+        == "dev-internal-token-secret-not-for-production"
+    )
 
 
 def test_env_name_mapping(demo_settings_cls: type[ServiceSettings]) -> None:

@@ -23,10 +23,17 @@ Environment = Literal["dev", "test", "prod"]
 #: Secrets that ship as defaults so that `make run` works with no configuration. They are refused
 #: outside ``COAGENT_ENV=dev``/``test`` so a production deploy cannot run on a published secret.
 PLACEHOLDER_SECRETS = frozenset(
-    {"dev-internal-secret-change-me", "dev-jwt-secret-change-me", "", "changeme"}
+    {
+        "dev-internal-token-secret-not-for-production",
+        "dev-jwt-signing-secret-not-for-production",
+        "",
+        "changeme",
+    }
 )
 
 SHARED_PREFIX = "COAGENT_"
+#: HS256 keys shorter than the hash (32 bytes) are weak (RFC 7518 §3.2).
+MIN_SECRET_CHARS = 32
 
 
 class ConfigurationError(ValueError):
@@ -48,7 +55,7 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8100, ge=0, le=65535)
     nats_url: str = "nats://127.0.0.1:4222"
     redis_url: str = "redis://127.0.0.1:6379/0"
-    internal_token_secret: SecretStr = SecretStr("dev-internal-secret-change-me")
+    internal_token_secret: SecretStr = SecretStr("dev-internal-token-secret-not-for-production")
     otlp_endpoint: str = ""
     log_level: str = "INFO"
     migrate_on_start: bool = True
@@ -72,9 +79,9 @@ class ServiceSettings(BaseSettings):
         if self.env in ("dev", "test"):
             return self
         for name, value in self.secret_fields():
-            if value in PLACEHOLDER_SECRETS or len(value) < 16:
+            if value in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_CHARS:
                 raise ConfigurationError(
-                    f"{self.env_name(name)} must be set to a real secret (16+ characters) "
+                    f"{self.env_name(name)} must be set to a real secret ({MIN_SECRET_CHARS}+ characters) "
                     f"when COAGENT_ENV={self.env}"
                 )
         return self

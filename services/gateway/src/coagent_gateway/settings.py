@@ -20,7 +20,7 @@ class GatewaySettings(ServiceSettings):
 
     port: int = 8000
     database_url: str = "postgresql+asyncpg://coagent_gateway@127.0.0.1:5432/coagent_gateway"
-    jwt_secret: SecretStr = SecretStr("dev-jwt-secret-change-me")
+    jwt_secret: SecretStr = SecretStr("dev-jwt-signing-secret-not-for-production")
     admin_email: str = "admin@coagent.local"
     admin_password: SecretStr | None = None
     admin_username: str | None = None

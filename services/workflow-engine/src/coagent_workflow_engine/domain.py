@@ -13,9 +13,10 @@ RunStatus = Literal[
 ]
 TriggerKind = Literal["user_message", "silence", "timer", "cron", "webhook", "manual"]
 
-#: The workflow version a run records while workflow definitions do not exist yet. Versions of
-#: real definitions start at 1, so these runs can never be mistaken for runs of a real version.
-UNVERSIONED = 0
+#: The workflow version a run records while workflow definitions do not exist yet: the first
+#: version every definition will get. Not 0: the run events' contract (``RunData``) requires a
+#: version of at least 1, and a run whose ``RunQueuedV1`` cannot be built would never be created.
+FIRST_WORKFLOW_VERSION = 1
 
 
 class RunNotFound(NotFound):
@@ -59,7 +60,7 @@ class Run:
         trigger: RunTrigger | None,
         room_id: str | None,
         now: datetime,
-        workflow_version: int = UNVERSIONED,
+        workflow_version: int = FIRST_WORKFLOW_VERSION,
     ) -> Run:
         """A new run waiting for a worker."""
         return cls(

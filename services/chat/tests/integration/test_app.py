@@ -1,0 +1,117 @@
+"""The whole chat service (composition root) against the real NATS and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import nats
+import pytest
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from coagent_chat.app import create_app
+from coagent_chat.settings import ChatSettings
+from coagent_contracts.chat import MessagePostedV1, message_posted_subject
+from coagent_contracts.workflow import AgentMessageProducedV1
+from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
+from coagent_kit.broker import event_headers
+
+pytestmark = pytest.mark.integration
+
+AgentReply = Callable[..., AgentMessageProducedV1]
+DEADLINE_S = 10.0
+
+
+@pytest.fixture(scope="module")
+def database_url(service_database_url: Callable[[str], str]) -> str:
+    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
+    return service_database_url("chat")
+
+
+@pytest.fixture
+async def app(nats_url: str, database_url: str, settings: ChatSettings) -> AsyncIterator[FastAPI]:
+    cfg = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
+    app = create_app(cfg)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI, settings: ChatSettings) -> AsyncIterator[httpx.AsyncClient]:
+    secret = settings.internal_token_secret.get_secret_value()
+    token = sign_identity(secret, InternalIdentity(user_id="u1", platform_role="student"), "chat")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://chat", headers={HEADER: token}
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
+
+
+async def test_readiness_checks_postgres_and_nats(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"postgres": "ok", "nats": "ok"}
+
+
+async def test_a_posted_message_is_relayed_to_jetstream(
+    client: httpx.AsyncClient, nc: NatsClient
+) -> None:
+    room = f"it-{uuid.uuid4().hex[:12]}"
+    js = nc.jetstream()
+    # An ephemeral push consumer on this room's subject only, delivering new messages.
+    sub = await js.subscribe(message_posted_subject(room), stream="CHAT", ordered_consumer=True)
+    try:
+        response = await client.post(
+            f"/internal/rooms/{room}/messages", json={"content": "over the wire"}
+        )
+        assert response.status_code == 201
+        posted = response.json()
+
+        msg = await sub.next_msg(timeout=DEADLINE_S)
+    finally:
+        await sub.unsubscribe()
+
+    assert msg.subject == f"chat.room.{room}.message.posted.v1"
+    event = MessagePostedV1.model_validate_json(msg.data)
+    assert (event.data.room_id, event.data.seq, event.data.content) == (room, 1, "over the wire")
+    assert event.data.message_id == posted["id"]
+    assert msg.headers is not None
+    assert msg.headers["Nats-Msg-Id"] == event.msg_id
+    assert msg.headers["Coagent-Event-Type"] == "chat.message.posted"
+
+
+async def test_an_agent_reply_on_jetstream_is_stored_in_the_room(
+    client: httpx.AsyncClient, nc: NatsClient, agent_reply: AgentReply
+) -> None:
+    room = f"it-{uuid.uuid4().hex[:12]}"
+    event = agent_reply(room, "the agent speaks")
+    for _ in range(2):  # a duplicate publish is dropped by JetStream and by the inbox
+        await nc.jetstream().publish(
+            event.subject, event.model_dump_json().encode(), headers=event_headers(event)
+        )
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE_S
+    while True:
+        body = (await client.get(f"/internal/rooms/{room}/messages")).json()
+        if body:
+            break
+        if loop.time() > deadline:
+            pytest.fail("the agent reply never reached the room history")
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)
+    body = (await client.get(f"/internal/rooms/{room}/messages")).json()
+    assert [(m["seq"], m["sender_kind"], m["content"]) for m in body] == [
+        (1, "agent", "the agent speaks")
+    ]
+    assert body[0]["agent_id"] == "a1"
