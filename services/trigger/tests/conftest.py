@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from coagent_contracts.chat import MessagePostedData, MessagePostedV1, SenderKind
 from coagent_kit.app import build_app
@@ -66,7 +67,7 @@ def service(store: MemoryStore) -> TriggerService:
 @pytest.fixture
 def settings() -> TriggerSettings:
     """Test settings with a known internal-token secret."""
-    return TriggerSettings(env="test", internal_token_secret=SECRET)
+    return TriggerSettings(env="test", internal_token_secret=SecretStr(SECRET))
 
 
 @pytest.fixture

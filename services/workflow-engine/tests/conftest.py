@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from coagent_contracts.envelope import new_event_id
 from coagent_contracts.trigger import TriggerEventType, TriggerFiredData, TriggerFiredV1, firing_key
@@ -81,7 +82,7 @@ def service(store: MemoryStore, clock: Callable[[], datetime]) -> WorkflowEngine
 @pytest.fixture
 def settings() -> WorkflowEngineSettings:
     """Test settings with a known internal-token secret."""
-    return WorkflowEngineSettings(env="test", internal_token_secret=SECRET)
+    return WorkflowEngineSettings(env="test", internal_token_secret=SecretStr(SECRET))
 
 
 @pytest.fixture

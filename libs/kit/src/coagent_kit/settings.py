@@ -81,8 +81,8 @@ class ServiceSettings(BaseSettings):
         for name, value in self.secret_fields():
             if value in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_CHARS:
                 raise ConfigurationError(
-                    f"{self.env_name(name)} must be set to a real secret ({MIN_SECRET_CHARS}+ characters) "
-                    f"when COAGENT_ENV={self.env}"
+                    f"{self.env_name(name)} must be set to a real secret "
+                    f"({MIN_SECRET_CHARS}+ characters) when COAGENT_ENV={self.env}"
                 )
         return self
 

@@ -116,7 +116,7 @@ async def test_an_invalid_message_is_terminated_and_the_consumer_goes_on(
 
     async def nothing_pending() -> bool:
         info = await nc.jetstream().consumer_info("CHAT", ROOM_ACTIVITY_CONSUMER)
-        return info.num_ack_pending == 0 and info.num_pending == 0
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
     # Terminated, not left to be redelivered until max_deliver.
     await eventually(nothing_pending, "the consumer to have nothing pending")

@@ -131,7 +131,7 @@ async def test_a_firing_becomes_one_run_and_one_relayed_event(
 
     async def settled() -> bool:
         info = await nc.jetstream().consumer_info("TRIGGER", FIRINGS_CONSUMER)
-        return info.num_ack_pending == 0 and info.num_pending == 0
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
     await eventually(settled, "the firings consumer to settle")
     response = await client.get(f"/internal/workflows/{workflow}/runs")
@@ -155,7 +155,7 @@ async def test_an_invalid_firing_is_terminated_and_the_consumer_goes_on(
 
     async def nothing_pending() -> bool:
         info = await nc.jetstream().consumer_info("TRIGGER", FIRINGS_CONSUMER)
-        return info.num_ack_pending == 0 and info.num_pending == 0
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
     # Terminated, not left to be redelivered until max_deliver.
     await eventually(nothing_pending, "the consumer to have nothing pending")
