@@ -51,7 +51,7 @@ class ChatService:
     async def history(self, room_id: str, after_seq: int = 0, limit: int = 100) -> list[Message]:
         """A page of the room's history after ``after_seq``."""
         async with self._uow() as uow:
-            return await uow.messages.list_after(room_id, after_seq, limit)
+            return await uow.messages.list_after(room_id, after_seq, min(max(limit, 1), MAX_PAGE))
 
     async def record_agent_message(self, event: AgentMessageProducedV1) -> Message | None:
         """Persist an agent's reply exactly once, however often the event is delivered."""
@@ -59,7 +59,7 @@ class ChatService:
         if data.room_id is None:
             return None
         async with self._uow() as uow:
-            if False:
+            if not await uow.claim(AGENT_REPLIES_CONSUMER, event.event_id):
                 return None
             stored = await uow.messages.append(
                 NewMessage(
