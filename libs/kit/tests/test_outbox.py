@@ -308,3 +308,22 @@ async def test_relay_publish_joins_the_trace_of_the_writer(
     ]
     assert children, "the relay's publish span was not recorded under the writer's span"
     assert all(format(s.context.trace_id, "032x") == trace_id for s in children)
+
+
+async def test_stop_ends_the_relay_even_mid_publish(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    make_posted: MakePosted,
+) -> None:
+    """Stopping while rows are being published returns promptly, every time."""
+    for attempt in range(10):
+        async with sessions() as session, session.begin():
+            for _ in range(30):
+                await add_event(session, OUTBOX, make_posted())
+        relay = OutboxRelay(engine, OUTBOX, broker, poll_s=30.0)
+        relay.start()
+        await asyncio.sleep(0.002 * attempt)  # land the stop at different points of a batch
+        started = time.monotonic()
+        await asyncio.wait_for(relay.stop(), timeout=5)
+        assert time.monotonic() - started < 5

@@ -102,6 +102,7 @@ class OutboxRelay:
         self._poll_s = poll_s
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         """Ask for a relay pass now (call after committing an event)."""
@@ -109,20 +110,29 @@ class OutboxRelay:
 
     def start(self) -> None:
         """Run the relay loop in the background."""
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="outbox-relay")
 
     async def stop(self) -> None:
-        """Stop the loop; unpublished rows stay for the next start."""
-        if self._task is not None:
+        """Stop the loop; unpublished rows stay for the next start.
+
+        The loop is asked to stop and cancelled until it has ended: on Python 3.11 a single
+        cancel can be swallowed by ``asyncio.wait_for`` inside nats-py's publish when the
+        acknowledgement arrives in the same loop iteration.
+        """
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        while not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            await asyncio.wait({self._task}, timeout=0.5)
+        self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                while await self.relay_batch():
+                while not self._stopping and await self.relay_batch():
                     pass
                 await self._purge_published()
             except Exception:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 import pytest
-from sqlalchemy import pool, select
+from sqlalchemy import delete, pool, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from coagent_contracts.envelope import Event
@@ -30,6 +30,10 @@ class Harness(Protocol):
         """Which of ``event_ids`` were committed for publication."""
         ...
 
+    async def forget(self, event_ids: list[str]) -> None:
+        """Drop committed events, so no outbox relay started later in the session sends them."""
+        ...
+
 
 class MemoryHarness:
     def __init__(self) -> None:
@@ -40,6 +44,9 @@ class MemoryHarness:
 
     async def published(self, event_ids: list[str]) -> set[str]:
         return {e.event_id for e in self.store.published} & set(event_ids)
+
+    async def forget(self, event_ids: list[str]) -> None:
+        self.store.published = [e for e in self.store.published if e.event_id not in event_ids]
 
 
 class PostgresHarness:
@@ -61,6 +68,10 @@ class PostgresHarness:
                 select(outbox.c.event_id).where(outbox.c.event_id.in_(event_ids))
             )
             return set(rows.scalars())
+
+    async def forget(self, event_ids: list[str]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(outbox).where(outbox.c.event_id.in_(event_ids)))
 
 
 @pytest.fixture(params=["memory", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -145,12 +156,15 @@ async def test_nothing_is_kept_without_commit(harness: Harness) -> None:
 
 async def test_events_are_queued_with_the_commit(harness: Harness) -> None:
     event = requested(room())
-    async with harness.uow() as uow:
-        await uow.publish(event)
-        await uow.commit()
-    assert await harness.published([event.event_id]) == {event.event_id}
-    if isinstance(harness, PostgresHarness):
-        assert harness.commits == 1  # the outbox relay is woken, not left to its poll
+    try:
+        async with harness.uow() as uow:
+            await uow.publish(event)
+            await uow.commit()
+        assert await harness.published([event.event_id]) == {event.event_id}
+        if isinstance(harness, PostgresHarness):
+            assert harness.commits == 1  # the outbox relay is woken, not left to its poll
+    finally:
+        await harness.forget([event.event_id])
 
 
 async def test_rooms_are_listed_apart_newest_first_and_limited(harness: Harness) -> None:
