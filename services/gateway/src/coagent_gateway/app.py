@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -17,9 +14,10 @@ from coagent_gateway.ports import UserStore
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
 from coagent_kit.app import build_app
-from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.broker import create_broker
 from coagent_kit.db import create_engine, session_factory
 from coagent_kit.health import nats_check, postgres_check, redis_check
+from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.logging import get_logger
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
@@ -41,23 +39,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         "redis": redis_check(redis),
     }
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
-        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
-        relay.start()
+    async def announce_admin() -> None:
         generated = await bootstrap_admin(users, cfg)
         if generated:
             # Printed once, at creation: it is stored only as a hash.
             log.warning("super_admin_password_generated", password=generated)
-        try:
-            yield
-        finally:
-            await relay.stop()
-            await broker.stop()
-            await http.aclose()
-            await redis.aclose()
-            await engine.dispose()
+
+    lifespan = messaging_lifespan(
+        cfg,
+        broker,
+        relay=relay,
+        on_start=[announce_admin],
+        closers=[http.aclose, redis.aclose, engine.dispose],
+    )
 
     app = build_app(
         cfg,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -14,9 +11,10 @@ from coagent_graphrag_ingest.endpoints import router
 from coagent_graphrag_ingest.service import IngestService
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
 from coagent_kit.app import build_app
-from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.broker import create_broker
 from coagent_kit.db import create_engine, session_factory
 from coagent_kit.health import nats_check, postgres_check, redis_check
+from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
 
@@ -33,18 +31,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     ingest = IngestService(lambda: PostgresUnitOfWork(sessions, relay.wake))
     register_consumers(broker, ingest)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
-        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
-        relay.start()
-        try:
-            yield
-        finally:
-            await relay.stop()
-            await broker.stop()
-            await graph.aclose()
-            await engine.dispose()
+    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[graph.aclose, engine.dispose])
 
     app = build_app(
         cfg,

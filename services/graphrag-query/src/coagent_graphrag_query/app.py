@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
@@ -14,8 +11,9 @@ from coagent_graphrag_query.endpoints import router
 from coagent_graphrag_query.service import QueryService
 from coagent_graphrag_query.settings import GraphragQuerySettings
 from coagent_kit.app import build_app
-from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.broker import create_broker
 from coagent_kit.health import nats_check, redis_check
+from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.settings import ServiceSettings
 
 
@@ -29,16 +27,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     query = QueryService(RedisBuildStatusStore(cache))
     register_consumers(broker, query)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
-        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
-        try:
-            yield
-        finally:
-            await broker.stop()
-            await graph.aclose()
-            await cache.aclose()
+    lifespan = messaging_lifespan(cfg, broker, closers=[graph.aclose, cache.aclose])
 
     app = build_app(
         cfg,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from coagent_kit.app import build_app
-from coagent_kit.broker import create_broker, ensure_streams, start_broker
+from coagent_kit.broker import create_broker
 from coagent_kit.db import create_engine, session_factory
 from coagent_kit.health import nats_check, postgres_check
+from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
 from coagent_workflow_engine.adapters.postgres import PostgresUnitOfWork, outbox
@@ -30,17 +28,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     workflow_engine = WorkflowEngineService(lambda: PostgresUnitOfWork(sessions, relay.wake))
     register_consumers(broker, workflow_engine)
 
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_streams(cfg.nats_url, wait_s=cfg.connect_timeout_s)
-        await start_broker(broker, cfg.nats_url, cfg.connect_timeout_s)
-        relay.start()
-        try:
-            yield
-        finally:
-            await relay.stop()
-            await broker.stop()
-            await engine.dispose()
+    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[engine.dispose])
 
     app = build_app(
         cfg,

@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 from coagent_chat.domain import Message, NewMessage
-from coagent_contracts.envelope import Event
+from coagent_kit.unit_of_work import MemoryEventLog
+from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
 
 
-class MemoryStore:
+class MemoryStore(MemoryEventLog):
     """Committed state shared by the units of work made from it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.messages: dict[str, list[Message]] = {}
-        self.published: list[Event] = []
-        self.claimed: set[tuple[str, str]] = set()
 
 
 class MemoryMessageRepository:
@@ -40,40 +38,16 @@ class MemoryMessageRepository:
         return [m for m in room if m.seq > after_seq][:limit]
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(KitMemoryUnitOfWork):
     """Buffers writes and events; nothing is visible until ``commit``."""
 
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
         self._store = store
 
-    async def __aenter__(self) -> Self:
+    def begin(self) -> None:
         self.messages = MemoryMessageRepository(self._store)
-        self._events: list[Event] = []
-        self._claims: set[tuple[str, str]] = set()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def publish(self, event: Event) -> None:
-        self._events.append(event)
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        key = (consumer, event_id)
-        if key in self._store.claimed or key in self._claims:
-            return False
-        self._claims.add(key)
-        return True
-
-    async def commit(self) -> None:
+    def apply(self) -> None:
         for message in self.messages.staged:
             self._store.messages.setdefault(message.body.room_id, []).append(message)
-        self._store.published.extend(self._events)
-        self._store.claimed |= self._claims
-        self.messages.staged = []
-        self._events, self._claims = [], set()

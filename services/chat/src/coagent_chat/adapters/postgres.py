@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy import (
     ARRAY,
@@ -20,12 +17,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from coagent_chat.domain import Message, NewMessage
-from coagent_contracts.envelope import Event
 from coagent_kit.db import new_metadata
-from coagent_kit.outbox import add_event, claim_event, inbox_table, outbox_table
+from coagent_kit.outbox import inbox_table, outbox_table
+from coagent_kit.unit_of_work import SqlUnitOfWork
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
@@ -125,35 +122,11 @@ def _to_message(row: object) -> Message:
     )
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(SqlUnitOfWork):
     """One database transaction; ``on_commit`` wakes the outbox relay."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], on_commit: Callable[[], None]
-    ) -> None:
-        self._sessions = sessions
-        self._on_commit = on_commit
+    OUTBOX = outbox
+    INBOX = inbox
 
-    async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        await self._session.begin()
-        self.messages = PostgresMessageRepository(self._session)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._session.close()  # rolls back anything not committed
-
-    async def publish(self, event: Event) -> None:
-        await add_event(self._session, outbox, event)
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        return await claim_event(self._session, inbox, consumer, event_id)
-
-    async def commit(self) -> None:
-        await self._session.commit()
-        self._on_commit()
+    def bind(self, session: AsyncSession) -> None:
+        self.messages = PostgresMessageRepository(session)

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
-from coagent_contracts.envelope import Event, uuid7
+from coagent_contracts.envelope import uuid7
 from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+from coagent_kit.unit_of_work import MemoryEventLog
+from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
 
 
-class MemoryStore:
+class MemoryStore(MemoryEventLog):
     """Committed state shared by the units of work made from it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.jobs: list[IngestJob] = []
-        self.published: list[Event] = []
 
 
 class MemoryIngestJobRepository:
@@ -42,30 +42,15 @@ class MemoryIngestJobRepository:
         return [*self._store.jobs, *self.staged]
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(KitMemoryUnitOfWork):
     """Buffers writes and events; nothing is visible until ``commit``."""
 
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
         self._store = store
 
-    async def __aenter__(self) -> Self:
+    def begin(self) -> None:
         self.jobs = MemoryIngestJobRepository(self._store)
-        self._events: list[Event] = []
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def publish(self, event: Event) -> None:
-        self._events.append(event)
-
-    async def commit(self) -> None:
+    def apply(self) -> None:
         self._store.jobs.extend(self.jobs.staged)
-        self._store.published.extend(self._events)
-        self.jobs.staged = []
-        self._events = []

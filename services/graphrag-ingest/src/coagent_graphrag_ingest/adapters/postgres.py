@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -17,9 +15,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from coagent_contracts.envelope import Event, uuid7
+from coagent_contracts.envelope import uuid7
 from coagent_graphrag_ingest.domain import (
     JOB_STATUSES,
     SOURCE_KINDS,
@@ -27,7 +25,8 @@ from coagent_graphrag_ingest.domain import (
     NewIngestJob,
 )
 from coagent_kit.db import new_metadata
-from coagent_kit.outbox import add_event, outbox_table
+from coagent_kit.outbox import outbox_table
+from coagent_kit.unit_of_work import SqlUnitOfWork
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
@@ -103,32 +102,10 @@ def _to_job(row: Any) -> IngestJob:
     )
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(SqlUnitOfWork):
     """One database transaction; ``on_commit`` wakes the outbox relay."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], on_commit: Callable[[], None]
-    ) -> None:
-        self._sessions = sessions
-        self._on_commit = on_commit
+    OUTBOX = outbox
 
-    async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        await self._session.begin()
-        self.jobs = PostgresIngestJobRepository(self._session)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._session.close()  # rolls back anything not committed
-
-    async def publish(self, event: Event) -> None:
-        await add_event(self._session, outbox, event)
-
-    async def commit(self) -> None:
-        await self._session.commit()
-        self._on_commit()
+    def bind(self, session: AsyncSession) -> None:
+        self.jobs = PostgresIngestJobRepository(session)

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
-from coagent_contracts.envelope import Event
+from coagent_kit.unit_of_work import MemoryEventLog
+from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
 from coagent_trigger.domain import RoomActivity
 
 
-class MemoryStore:
+class MemoryStore(MemoryEventLog):
     """Committed state shared by the units of work made from it."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.activity: dict[str, RoomActivity] = {}
-        self.published: list[Event] = []
-        self.claimed: set[tuple[str, str]] = set()
 
 
 class MemoryRoomActivityRepository:
@@ -33,39 +30,15 @@ class MemoryRoomActivityRepository:
         self.staged[activity.room_id] = activity
 
 
-class MemoryUnitOfWork:
+class MemoryUnitOfWork(KitMemoryUnitOfWork):
     """Buffers writes and events; nothing is visible until ``commit``."""
 
     def __init__(self, store: MemoryStore) -> None:
+        super().__init__(store)
         self._store = store
 
-    async def __aenter__(self) -> Self:
+    def begin(self) -> None:
         self.activity = MemoryRoomActivityRepository(self._store)
-        self._events: list[Event] = []
-        self._claims: set[tuple[str, str]] = set()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        return None
-
-    async def publish(self, event: Event) -> None:
-        self._events.append(event)
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        key = (consumer, event_id)
-        if key in self._store.claimed or key in self._claims:
-            return False
-        self._claims.add(key)
-        return True
-
-    async def commit(self) -> None:
+    def apply(self) -> None:
         self._store.activity.update(self.activity.staged)
-        self._store.published.extend(self._events)
-        self._store.claimed |= self._claims
-        self.activity.staged = {}
-        self._events, self._claims = [], set()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
-from typing import Self
-
 from sqlalchemy import BigInteger, Column, DateTime, Integer, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from coagent_contracts.envelope import Event
 from coagent_kit.db import new_metadata
-from coagent_kit.outbox import add_event, claim_event, inbox_table, outbox_table
+from coagent_kit.outbox import inbox_table, outbox_table
+from coagent_kit.unit_of_work import SqlUnitOfWork
 from coagent_trigger.domain import RoomActivity
 
 metadata = new_metadata()
@@ -72,35 +68,11 @@ class PostgresRoomActivityRepository:
         )
 
 
-class PostgresUnitOfWork:
+class PostgresUnitOfWork(SqlUnitOfWork):
     """One database transaction; ``on_commit`` wakes the outbox relay."""
 
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], on_commit: Callable[[], None]
-    ) -> None:
-        self._sessions = sessions
-        self._on_commit = on_commit
+    OUTBOX = outbox
+    INBOX = inbox
 
-    async def __aenter__(self) -> Self:
-        self._session = self._sessions()
-        await self._session.begin()
-        self.activity = PostgresRoomActivityRepository(self._session)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._session.close()  # rolls back anything not committed
-
-    async def publish(self, event: Event) -> None:
-        await add_event(self._session, outbox, event)
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        return await claim_event(self._session, inbox, consumer, event_id)
-
-    async def commit(self) -> None:
-        await self._session.commit()
-        self._on_commit()
+    def bind(self, session: AsyncSession) -> None:
+        self.activity = PostgresRoomActivityRepository(session)

@@ -1,0 +1,50 @@
+"""The start-up and shut-down order every service shares."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from faststream.nats import NatsBroker
+
+from coagent_kit.broker import ensure_streams, start_broker
+from coagent_kit.outbox import OutboxRelay
+from coagent_kit.settings import ServiceSettings
+
+Hook = Callable[[], Awaitable[object]]
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def messaging_lifespan(
+    settings: ServiceSettings,
+    broker: NatsBroker,
+    *,
+    relay: OutboxRelay | None = None,
+    on_start: Sequence[Hook] = (),
+    closers: Sequence[Hook] = (),
+) -> Lifespan:
+    """Declare streams, connect the broker, start the relay, run ``on_start``; undo in reverse.
+
+    ``closers`` release the service's own clients (engines, Redis, HTTP) after the broker has
+    stopped, so no handler is still using them.
+    """
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await ensure_streams(settings.nats_url, wait_s=settings.connect_timeout_s)
+        await start_broker(broker, settings.nats_url, settings.connect_timeout_s)
+        if relay is not None:
+            relay.start()
+        try:
+            for hook in on_start:
+                await hook()
+            yield
+        finally:
+            if relay is not None:
+                await relay.stop()
+            await broker.stop()
+            for close in closers:
+                await close()
+
+    return lifespan
