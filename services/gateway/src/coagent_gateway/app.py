@@ -6,9 +6,18 @@ import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from coagent_gateway.adapters.auth_postgres import (
+    PostgresAccountStore,
+    PostgresAuditLog,
+    PostgresRefreshTokenStore,
+)
 from coagent_gateway.adapters.fleet import HttpFleetProbe
 from coagent_gateway.adapters.postgres import PostgresUserStore, outbox
+from coagent_gateway.adapters.redis import RedisLoginThrottle, RedisSessionRevocations
 from coagent_gateway.adapters.security import Argon2PasswordHasher
+from coagent_gateway.auth.endpoints import router as auth_router
+from coagent_gateway.auth.service import AuthPorts, AuthService
+from coagent_gateway.auth.tokens import AccessTokenCodec
 from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
 from coagent_gateway.service import GatewayService, ensure_super_admin
@@ -60,10 +69,25 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         checks=checks,
         openapi_url="/api/v1/openapi.json",
     )
-    users = PostgresUserStore(session_factory(engine), relay.wake)
+    sessions = session_factory(engine)
+    users = PostgresUserStore(sessions, relay.wake)
+    codec = AccessTokenCodec(cfg.jwt_secret.get_secret_value())
+    app.state.auth_codec = codec
+    app.state.auth = AuthService(
+        AuthPorts(
+            accounts=PostgresAccountStore(sessions),
+            refresh_tokens=PostgresRefreshTokenStore(sessions),
+            revocations=RedisSessionRevocations(redis),
+            throttle=RedisLoginThrottle(redis),
+            audit=PostgresAuditLog(sessions),
+            hasher=Argon2PasswordHasher(),
+        ),
+        codec,
+    )
     gateway = GatewayService(HttpFleetProbe(http, cfg.service_urls()), app.state.readiness)
     app.state.gateway = gateway
     app.include_router(router)
+    app.include_router(auth_router)
     return app
 
 

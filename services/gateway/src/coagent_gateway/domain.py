@@ -26,10 +26,15 @@ class InvalidAdminSettings(Unprocessable):
 
 @dataclass(frozen=True)
 class User:
+    """A person (or program) known to the platform."""
+
     id: str
     email: str
     username: str
     platform_role: PlatformRole
+    full_name: str | None = None
+    is_active: bool = True
+    avatar_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class GatewaySettings(ServiceSettings):
     graphrag_ingest_url: str = "http://127.0.0.1:8104"
     graphrag_query_url: str = "http://127.0.0.1:8105"
     web_dir: str | None = None
+    #: Mark session cookies Secure (set it when the gateway is served over HTTPS).
+    secure_cookies: bool = False
 
     def service_urls(self) -> dict[str, str]:
         """Base URL of every internal service, by service name."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Column, DateTime, String, Table, func, select
+from sqlalchemy import Boolean, Column, DateTime, Index, String, Table, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.gateway import UserCreatedV1
@@ -24,7 +25,38 @@ users = Table(
     Column("username", String(100), nullable=False, unique=True),
     Column("hashed_password", String(255), nullable=False),
     Column("platform_role", String(32), nullable=False, index=True),
+    Column("full_name", String(255)),
+    Column("is_active", Boolean, nullable=False, server_default=text("true")),
+    Column("avatar_url", String(512)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Emails are unique whatever their case: "Ada@x.org" and "ada@x.org" are one person.
+    Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("session_id", String(64), nullable=False, index=True),
+    Column("user_id", String(64), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("impersonator_id", String(64)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now(), index=True),
+    Column("action", String(64), nullable=False, index=True),
+    Column("actor_id", String(64), index=True),
+    Column("subject_id", String(64), index=True),
+    Column("ip", String(64)),
+    Column("details", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
 )
 
 

@@ -1,0 +1,1 @@
+"""Authentication: passwords, sessions (access + rotating refresh tokens), throttling, audit."""
