@@ -20,7 +20,8 @@ def test_probe_login_refresh_logout(fleet: Fleet) -> None:
             "/api/v1/login/access-token",
             files={"username": (None, ADMIN_EMAIL), "password": (None, "wrong")},
         )
-        assert bad.status_code == 400 and bad.json()["detail"]
+        assert bad.status_code == 400
+        assert bad.json()["detail"]
 
         good = client.post(
             "/api/v1/login/access-token",
@@ -28,7 +29,8 @@ def test_probe_login_refresh_logout(fleet: Fleet) -> None:
         )
         assert good.status_code == 200, good.text
         me = client.post("/api/v1/login/test-token").json()
-        assert me["email"] == ADMIN_EMAIL and me["role"] == "super_admin"
+        assert me["email"] == ADMIN_EMAIL
+        assert me["role"] == "super_admin"
         assert "hashed_password" not in me
 
         client.cookies.delete("access_token")

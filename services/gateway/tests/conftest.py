@@ -54,13 +54,21 @@ class AuthKit:
         )
 
     def add_user(
-        self, username: str = "ada", password: str = "correct-horse", *, active: bool = True,
+        self,
+        username: str = "ada",
+        password: str = "correct-horse",
+        *,
+        active: bool = True,
         role: PlatformRole = PlatformRole.STUDENT,
     ) -> User:
         """Register a user whose password is ``password``."""
         user = User(
-            id=str(uuid.uuid4()), email=f"{username}@example.org", username=username,
-            platform_role=role, full_name=username.title(), is_active=active,
+            id=str(uuid.uuid4()),
+            email=f"{username}@example.org",
+            username=username,
+            platform_role=role,
+            full_name=username.title(),
+            is_active=active,
         )
         self.accounts.add(user, self.hasher.hash(password))
         return user

@@ -91,7 +91,8 @@ async def test_login_lookup_ignores_email_case(sessions: async_sessionmaker[Asyn
     local = uuid.uuid4().hex[:8]
     user_id = await _insert_user(sessions, f"{local}@example.org")
     account = await PostgresAccountStore(sessions).find_by_login(f"{local.upper()}@EXAMPLE.org")
-    assert account is not None and account.user.id == user_id
+    assert account is not None
+    assert account.user.id == user_id
     assert account.password_hash == "h"
 
 
@@ -107,7 +108,8 @@ async def test_a_refresh_token_is_consumed_exactly_once_under_concurrency(
     assert len(winners) == 1
     assert winners[0].used_at is not None
     stored = await store.find(hash_token(raw))
-    assert stored is not None and stored.used_at is not None
+    assert stored is not None
+    assert stored.used_at is not None
 
 
 async def test_revoking_a_session_revokes_every_token_of_it(
@@ -151,7 +153,8 @@ async def test_redis_throttle_counts_and_expires(redis: Redis) -> None:
     for _ in range(3):
         await throttle.record_failure(keys)
     wait = await throttle.retry_after(keys)
-    assert wait is not None and 1 <= wait <= 2
+    assert wait is not None
+    assert 1 <= wait <= 2
     await throttle.clear(next(iter(keys)))
     assert await throttle.retry_after(keys) is None
 

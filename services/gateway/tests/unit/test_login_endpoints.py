@@ -59,8 +59,11 @@ async def test_login_sets_http_only_cookies_and_the_probe_returns_the_user(
     cookies = response.headers.get_list("set-cookie")
     access = next(c for c in cookies if c.startswith("access_token="))
     refresh = next(c for c in cookies if c.startswith("refresh_token="))
-    assert "HttpOnly" in access and "SameSite=lax" in access and "Path=/" in access
-    assert "HttpOnly" in refresh and "Path=/api/v1/login" in refresh
+    assert "HttpOnly" in access
+    assert "SameSite=lax" in access
+    assert "Path=/" in access
+    assert "HttpOnly" in refresh
+    assert "Path=/api/v1/login" in refresh
 
     me = (await client.post("/api/v1/login/test-token")).json()
     assert me == {
@@ -78,9 +81,7 @@ async def test_bearer_token_works_for_programs(client: httpx.AsyncClient, auth: 
     auth.add_user()
     token = (await _login(client)).json()["access_token"]
     client.cookies.clear()
-    me = await client.post(
-        "/api/v1/login/test-token", headers={"Authorization": f"Bearer {token}"}
-    )
+    me = await client.post("/api/v1/login/test-token", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["username"] == "ada"
 
 
