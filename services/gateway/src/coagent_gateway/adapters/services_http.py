@@ -1,0 +1,76 @@
+"""Calls to the internal services, carrying the caller's identity as a signed, short-lived token.
+
+A service that cannot be reached, or does not answer in time, becomes a 503 with a stable code:
+the gateway never hangs on a sick dependency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import structlog
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
+from coagent_kit.errors import DependencyUnavailable
+from coagent_kit.tracing import tracer_provider
+
+#: Connecting is quick on a healthy network; answers may take longer (LLM-backed routes).
+TIMEOUT = httpx.Timeout(30.0, connect=2.0)
+
+
+class ServiceUnavailable(DependencyUnavailable):
+    code = "service_unavailable"
+
+
+class ServiceClient:
+    """One pooled HTTP client for every internal service, traced like the rest of the request."""
+
+    def __init__(
+        self,
+        urls: Mapping[str, str],
+        secret: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._urls = dict(urls)
+        self._secret = secret
+        self._http = httpx.AsyncClient(timeout=TIMEOUT, transport=transport)
+        HTTPXClientInstrumentor.instrument_client(self._http, tracer_provider=tracer_provider())
+
+    async def request(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        identity: InternalIdentity,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one request to ``service`` as ``identity``; 503 if the service is unreachable."""
+        token = sign_identity(self._secret, self._with_request_id(identity), audience=service)
+        try:
+            return await self._http.request(
+                method,
+                f"{self._urls[service].rstrip('/')}{path}",
+                params=params,
+                json=json,
+                headers={HEADER: token},
+            )
+        except httpx.TimeoutException as exc:
+            raise ServiceUnavailable(f"The {service} service did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"The {service} service is unavailable") from exc
+
+    @staticmethod
+    def _with_request_id(identity: InternalIdentity) -> InternalIdentity:
+        if identity.request_id is not None:
+            return identity
+        rid = structlog.contextvars.get_contextvars().get("request_id")
+        return identity.model_copy(update={"request_id": rid}) if rid else identity
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()

@@ -1,0 +1,1 @@
+"""Room chat through the gateway: history, posting, and the WebSocket the web client uses."""

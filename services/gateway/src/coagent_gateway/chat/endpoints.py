@@ -1,0 +1,114 @@
+"""``GET /api/v1/chat/messages/{room_id}`` and the room WebSocket ``/api/v1/chat/ws/{room_id}``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+
+from coagent_gateway.auth.dependencies import ACCESS_COOKIE, CurrentUser
+from coagent_gateway.auth.service import AuthService
+from coagent_gateway.chat.live import Listener, RoomHub
+from coagent_gateway.chat.service import ChatGateway
+from coagent_gateway.domain import User
+from coagent_gateway.policy import Action
+from coagent_kit.auth import InternalIdentity
+from coagent_kit.errors import ServiceError
+
+router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
+#: Application close codes: 4000 + the HTTP status of the refusal, so clients can tell why.
+SLOW_CONSUMER = 4008
+REPLAY_LIMIT = 500
+
+
+def _chat(request: Request) -> ChatGateway:
+    chat: ChatGateway = request.app.state.chat
+    return chat
+
+
+Chat = Annotated[ChatGateway, Depends(_chat)]
+
+
+@router.get("/messages/{room_id}")
+async def room_history(
+    room_id: str,
+    user: CurrentUser,
+    chat: Chat,
+    since: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[dict[str, Any]]:
+    """The room's messages after ``since`` (oldest first), for members of its course."""
+    identity = await chat.authorize(user, room_id, Action.ROOM_READ)
+    return await chat.history(identity, room_id, since, limit)
+
+
+@router.websocket("/ws/{room_id}")
+async def room_socket(websocket: WebSocket, room_id: str, since: int | None = None) -> None:
+    """Raw text in, JSON frames out; the sender's own message comes back like everyone's."""
+    await websocket.accept()
+    state = websocket.app.state
+    try:
+        user = await _handshake_user(websocket, state.auth)
+        identity = await state.chat.authorize(user, room_id, Action.ROOM_CHAT)
+    except ServiceError as refusal:
+        await websocket.close(code=4000 + refusal.status, reason=refusal.detail[:120])
+        return
+    hub: RoomHub = state.room_hub
+    listener = hub.join(room_id)
+    pump = asyncio.create_task(_pump(websocket, listener, state.chat, identity, room_id, since))
+    try:
+        await _receive(websocket, state.chat, identity, user, room_id)
+    finally:
+        hub.leave(listener)
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
+
+
+async def _handshake_user(websocket: WebSocket, auth: AuthService) -> User:
+    token = websocket.cookies.get(ACCESS_COOKIE) or websocket.query_params.get("token")
+    if not token:
+        raise ServiceError("Not authenticated", code="not_authenticated", status=401)
+    return await auth.authenticate(token)
+
+
+async def _receive(
+    websocket: WebSocket, chat: ChatGateway, identity: InternalIdentity, user: User, room_id: str
+) -> None:
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            text = await websocket.receive_text()
+            if not text.strip():
+                continue
+            try:
+                await chat.post(identity, user, room_id, text)
+            except ServiceError as exc:
+                await websocket.send_json(
+                    {"type": "system", "sender": "System", "content": exc.detail, "code": exc.code}
+                )
+
+
+async def _pump(
+    websocket: WebSocket,
+    listener: Listener,
+    chat: ChatGateway,
+    identity: InternalIdentity,
+    room_id: str,
+    since: int | None,
+) -> None:
+    """Replay what the client missed, then live frames, each ``seq`` at most once."""
+    last_seq = since or 0
+    if since is not None:
+        for missed in await chat.history(identity, room_id, since, REPLAY_LIMIT):
+            await websocket.send_json(missed)
+            last_seq = max(last_seq, missed["seq"])
+    while (frame := await listener.next_frame()) is not None:
+        seq = frame.get("seq")
+        if isinstance(seq, int) and seq <= last_seq:
+            continue  # already replayed
+        await websocket.send_json(frame)
+        if isinstance(seq, int):
+            last_seq = seq
+    await websocket.close(code=SLOW_CONSUMER, reason="slow consumer: reconnect with ?since=<seq>")

@@ -1,0 +1,16 @@
+"""What the chat routes need from the rest of the gateway."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from coagent_gateway.domain import User
+from coagent_gateway.policy import Action
+
+
+class RoomGuard(Protocol):
+    """Authorises room-scoped actions against course membership."""
+
+    async def authorize(self, user: User, room_id: str, action: Action) -> str | None:
+        """The caller's membership role on the room's course; raises 404/403 when refused."""
+        ...
