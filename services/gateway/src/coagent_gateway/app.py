@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -22,6 +24,7 @@ from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
+from coagent_gateway.web import web_router
 from coagent_kit.app import build_app
 from coagent_kit.broker import create_broker
 from coagent_kit.db import create_engine, session_factory
@@ -88,6 +91,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(router)
     app.include_router(auth_router)
+    if cfg.web_dir:
+        app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
     return app
 
 
