@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisc
 
 from coagent_gateway.auth.dependencies import ACCESS_COOKIE, CurrentUser
 from coagent_gateway.auth.service import AuthService
-from coagent_gateway.chat.live import Listener, RoomHub
+from coagent_gateway.chat.live import Outbox, RoomHub
 from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
@@ -50,14 +50,15 @@ async def room_socket(websocket: WebSocket, room_id: str, since: int | None = No
     await websocket.accept()
     state = websocket.app.state
     try:
-        user = await _handshake_user(websocket, state.auth)
+        user = await handshake_user(websocket, state.auth)
         identity = await state.chat.authorize(user, room_id, Action.ROOM_CHAT)
     except ServiceError as refusal:
         await websocket.close(code=4000 + refusal.status, reason=refusal.detail[:120])
         return
     hub: RoomHub = state.room_hub
-    listener = hub.join(room_id)
-    pump = asyncio.create_task(_pump(websocket, listener, state.chat, identity, room_id, since))
+    outbox = Outbox()
+    listener = hub.join(room_id, outbox)
+    pump = asyncio.create_task(_pump(websocket, outbox, state.chat, identity, room_id, since))
     try:
         await _receive(websocket, state.chat, identity, user, room_id)
     finally:
@@ -67,7 +68,8 @@ async def room_socket(websocket: WebSocket, room_id: str, since: int | None = No
             await pump
 
 
-async def _handshake_user(websocket: WebSocket, auth: AuthService) -> User:
+async def handshake_user(websocket: WebSocket, auth: AuthService) -> User:
+    """The user of a WebSocket handshake: the access cookie, else ``?token=``."""
     token = websocket.cookies.get(ACCESS_COOKIE) or websocket.query_params.get("token")
     if not token:
         raise ServiceError("Not authenticated", code="not_authenticated", status=401)
@@ -92,7 +94,7 @@ async def _receive(
 
 async def _pump(
     websocket: WebSocket,
-    listener: Listener,
+    outbox: Outbox,
     chat: ChatGateway,
     identity: InternalIdentity,
     room_id: str,
@@ -104,7 +106,8 @@ async def _pump(
         for missed in await chat.history(identity, room_id, since, REPLAY_LIMIT):
             await websocket.send_json(missed)
             last_seq = max(last_seq, missed["seq"])
-    while (frame := await listener.next_frame()) is not None:
+    while (item := await outbox.next()) is not None:
+        frame = item[1]
         seq = frame.get("seq")
         if isinstance(seq, int) and seq <= last_seq:
             continue  # already replayed

@@ -1,7 +1,8 @@
 """Live room frames: one JetStream subscription per gateway process, fanned out to local sockets.
 
-Each socket has a bounded queue. A socket that cannot keep up fills its queue and is told to go
-(and may resume from its last ``seq``); the hub never waits for it, so nobody else slows down.
+Each socket has one bounded queue (its :class:`Outbox`) shared by its subscriptions. A socket that
+cannot keep up fills it and is told to go (it may resume from its last ``seq``); the hub never
+waits for it, so nobody else slows down.
 """
 
 from __future__ import annotations
@@ -24,31 +25,48 @@ log = get_logger(__name__)
 QUEUE_LIMIT = 256
 
 
-class Listener:
-    """One socket's view of a room: a bounded queue and an overflow flag."""
+class Outbox:
+    """One socket's bounded queue of (topic, frame) pairs, shared by all its subscriptions."""
 
-    def __init__(self, room_id: str, limit: int = QUEUE_LIMIT) -> None:
-        self.room_id = room_id
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(limit)
+    def __init__(self, limit: int = QUEUE_LIMIT) -> None:
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(limit)
         self.overflowed = asyncio.Event()
 
-    def offer(self, frame: dict[str, Any]) -> None:
-        """Queue ``frame`` without waiting; a full queue marks the listener as too slow."""
+    def offer(self, topic: str, frame: dict[str, Any]) -> None:
+        """Queue without waiting; a full queue marks the socket as too slow."""
         try:
-            self.queue.put_nowait(frame)
+            self.queue.put_nowait((topic, frame))
         except asyncio.QueueFull:
             self.overflowed.set()
 
-    async def next_frame(self) -> dict[str, Any] | None:
-        """The next frame, or None once the listener has overflowed."""
+    async def next(self) -> tuple[str, dict[str, Any]] | None:
+        """The next (topic, frame), or None once the socket has overflowed."""
         if self.overflowed.is_set():
             return None
         get = asyncio.ensure_future(self.queue.get())
         overflow = asyncio.ensure_future(self.overflowed.wait())
-        done, pending = await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        return get.result() if get in done and not self.overflowed.is_set() else None
+        try:
+            await asyncio.wait({get, overflow}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            # Also on cancellation: a stray queue.get() would swallow the next frame.
+            get.cancel()
+            overflow.cancel()
+        if self.overflowed.is_set() or get.cancelled():
+            return None
+        return get.result()
+
+
+class Listener:
+    """A subscription of one socket to one room."""
+
+    def __init__(self, room_id: str, outbox: Outbox) -> None:
+        self.room_id = room_id
+        self.topic = f"room:{room_id}"
+        self.outbox = outbox
+
+    def offer(self, frame: dict[str, Any]) -> None:
+        """Pass a room frame to the socket's outbox."""
+        self.outbox.offer(self.topic, frame)
 
 
 class RoomHub:
@@ -76,9 +94,9 @@ class RoomHub:
             await self._nc.close()
             self._nc = None
 
-    def join(self, room_id: str, limit: int = QUEUE_LIMIT) -> Listener:
-        """A listener for ``room_id``; call :meth:`leave` when the socket closes."""
-        listener = Listener(room_id, limit)
+    def join(self, room_id: str, outbox: Outbox) -> Listener:
+        """Subscribe ``outbox`` to ``room_id``; call :meth:`leave` when done."""
+        listener = Listener(room_id, outbox)
         self._rooms[room_id].add(listener)
         return listener
 

@@ -1,0 +1,183 @@
+"""``/api/v1/ws``: one connection, many subscriptions, each resuming from its own ``seq``.
+
+Client → server (JSON): ``{"op": "subscribe", "topic": "room:<id>", "since": <seq>?, "id": …}``,
+``{"op": "unsubscribe", "topic": …}``, ``{"op": "post", "topic": "room:<id>", "content": …}``,
+``{"op": "ping"}``. Server → client: ``{"op": "event", "topic", "data": <frame>}``,
+``{"op": "subscribed" | "unsubscribed" | "posted" | "pong", "id", …}`` and
+``{"op": "error", "code", "detail", "id"}``. Frames of a topic arrive in ``seq`` order, each once,
+including across a replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from coagent_gateway.chat.endpoints import SLOW_CONSUMER, handshake_user
+from coagent_gateway.chat.live import Listener, Outbox, RoomHub
+from coagent_gateway.chat.service import ChatGateway
+from coagent_gateway.domain import User
+from coagent_gateway.policy import Action
+from coagent_kit.auth import InternalIdentity
+from coagent_kit.errors import ServiceError
+
+router = APIRouter(prefix="/api/v1")
+MAX_SUBSCRIPTIONS = 100
+REPLAY_LIMIT = 500
+
+
+class BadRequest(ValueError):
+    """A client frame that cannot be acted on; answered with an ``error`` frame."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class MuxSession:
+    """The state of one multiplexed connection."""
+
+    def __init__(self, ws: WebSocket, user: User, chat: ChatGateway, hub: RoomHub) -> None:
+        self._ws, self._user, self._chat, self._hub = ws, user, chat, hub
+        self.outbox = Outbox()
+        self._send_lock = asyncio.Lock()
+        self._subs: dict[str, tuple[Listener, InternalIdentity]] = {}
+        self._last_seq: dict[str, int] = {}
+        self._replaying: dict[str, list[dict[str, Any]]] = {}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON frame; receive loop and pump never interleave partial writes."""
+        async with self._send_lock:
+            await self._ws.send_json(message)
+
+    async def handle(self, raw: str) -> None:
+        """Act on one client frame."""
+        request_id: object = None
+        try:
+            message = _parse(raw)
+            request_id = message.get("id")
+            await self._dispatch(message)
+        except BadRequest as exc:
+            await self.send({"op": "error", "code": exc.code, "detail": str(exc), "id": request_id})
+        except ServiceError as exc:
+            await self.send(
+                {"op": "error", "code": exc.code, "detail": exc.detail, "id": request_id}
+            )
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        op, rid = message.get("op"), message.get("id")
+        if op == "ping":
+            await self.send({"op": "pong", "id": rid})
+        elif op == "subscribe":
+            await self._subscribe(_room_of(message), message.get("since"), rid)
+        elif op == "unsubscribe":
+            self._unsubscribe(f"room:{_room_of(message)}")
+            await self.send({"op": "unsubscribed", "topic": message.get("topic"), "id": rid})
+        elif op == "post":
+            await self._post(_room_of(message), message.get("content"), rid)
+        else:
+            raise BadRequest("unknown_op", f"Unknown op {op!r}")
+
+    async def _subscribe(self, room_id: str, since: object, rid: object) -> None:
+        topic = f"room:{room_id}"
+        if topic not in self._subs and len(self._subs) >= MAX_SUBSCRIPTIONS:
+            raise BadRequest("too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} topics")
+        if since is not None and (not isinstance(since, int) or since < 0):
+            raise BadRequest("bad_request", "since must be a non-negative integer")
+        identity = await self._chat.authorize(self._user, room_id, Action.ROOM_READ)
+        self._unsubscribe(topic)
+        self._replaying[topic] = []  # hold live frames until the replay is out
+        self._subs[topic] = (self._hub.join(room_id, self.outbox), identity)
+        self._last_seq[topic] = since if isinstance(since, int) else 0
+        await self.send({"op": "subscribed", "topic": topic, "id": rid})
+        try:
+            if isinstance(since, int):
+                for frame in await self._chat.history(identity, room_id, since, REPLAY_LIMIT):
+                    await self._deliver(topic, frame)
+        finally:
+            for frame in self._replaying.pop(topic, []):
+                await self._deliver(topic, frame)
+
+    def _unsubscribe(self, topic: str) -> None:
+        entry = self._subs.pop(topic, None)
+        if entry is not None:
+            self._hub.leave(entry[0])
+        self._last_seq.pop(topic, None)
+
+    async def _post(self, room_id: str, content: object, rid: object) -> None:
+        if not isinstance(content, str) or not content.strip():
+            raise BadRequest("bad_request", "content must be a non-empty string")
+        identity = await self._chat.authorize(self._user, room_id, Action.ROOM_CHAT)
+        frame = await self._chat.post(identity, self._user, room_id, content)
+        await self.send(
+            {"op": "posted", "topic": f"room:{room_id}", "seq": frame["seq"], "id": rid}
+        )
+
+    async def pump(self) -> None:
+        """Forward live frames until the socket overflows, then close it with a reason."""
+        while (item := await self.outbox.next()) is not None:
+            topic, frame = item
+            held = self._replaying.get(topic)
+            if held is not None:
+                held.append(frame)
+            elif topic in self._subs:
+                await self._deliver(topic, frame)
+        await self._ws.close(code=SLOW_CONSUMER, reason="slow consumer: resubscribe with since")
+
+    async def _deliver(self, topic: str, frame: dict[str, Any]) -> None:
+        seq = frame.get("seq")
+        if isinstance(seq, int):
+            if seq <= self._last_seq.get(topic, 0):
+                return
+            self._last_seq[topic] = seq
+        await self.send({"op": "event", "topic": topic, "data": frame})
+
+    def close(self) -> None:
+        """Drop every subscription."""
+        for topic in list(self._subs):
+            self._unsubscribe(topic)
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest("bad_request", "Frames must be JSON objects") from exc
+    if not isinstance(message, dict):
+        raise BadRequest("bad_request", "Frames must be JSON objects")
+    return message
+
+
+def _room_of(message: dict[str, Any]) -> str:
+    topic = message.get("topic")
+    kind, _, ident = topic.partition(":") if isinstance(topic, str) else ("", "", "")
+    if kind != "room" or not ident:
+        raise BadRequest("unsupported_topic", f"Unsupported topic {topic!r}; use room:<id>")
+    return ident
+
+
+@router.websocket("/ws")
+async def multiplexed_socket(websocket: WebSocket) -> None:
+    """Authenticate at the handshake, then serve subscriptions until the client leaves."""
+    await websocket.accept()
+    state = websocket.app.state
+    try:
+        user = await handshake_user(websocket, state.auth)
+    except ServiceError as refusal:
+        await websocket.close(code=4000 + refusal.status, reason=refusal.detail[:120])
+        return
+    session = MuxSession(websocket, user, state.chat, state.room_hub)
+    pump = asyncio.create_task(session.pump())
+    try:
+        with contextlib.suppress(WebSocketDisconnect):
+            while True:
+                await session.handle(await websocket.receive_text())
+    finally:
+        session.close()
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await pump
