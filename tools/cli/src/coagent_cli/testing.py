@@ -7,14 +7,18 @@ on free loopback ports and in a temporary data directory deleted at the end.
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from coagent_cli.fleet import SERVICES
+from coagent_cli.fleet import SERVICES, Fleet, FleetConfig
 from coagent_cli.stack import EmbeddedStack, StackConfig, free_port
+from coagent_cli.up import bootstrap_admin, prepare_databases
 from coagent_kit.db import find_migrations, upgrade_database
 
 
@@ -80,3 +84,33 @@ def service_database_url(embedded_stack: EmbeddedStack) -> Callable[[str], str]:
         return migrated[name]
 
     return get
+
+
+@contextmanager
+def running_fleet(admin_email: str, admin_password: str) -> Iterator[Fleet]:
+    """Embedded stack, migrations, a super admin and all six services on free ports, ready.
+
+    The same steps as ``coagent up``; used by the e2e tier and the benchmarks.
+    """
+    data_dir = scratch_dir("fleet")
+    saved = {k: os.environ.get(k) for k in ("COAGENT_ADMIN_EMAIL", "COAGENT_ADMIN_PASSWORD")}
+    os.environ.update(COAGENT_ADMIN_EMAIL=admin_email, COAGENT_ADMIN_PASSWORD=admin_password)
+    try:
+        with EmbeddedStack(ephemeral_stack_config(data_dir / "stack")) as stack:
+            urls = prepare_databases(stack)
+            bootstrap_admin(data_dir, urls["gateway"])
+            config = FleetConfig(data_dir=data_dir, ports={s.name: free_port() for s in SERVICES})
+            fleet = Fleet(config, stack.endpoints, urls)
+            fleet.start()
+            try:
+                fleet.wait_ready(timeout_s=90)
+                yield fleet
+            finally:
+                fleet.stop()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(data_dir, ignore_errors=True)

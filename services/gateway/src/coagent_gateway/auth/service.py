@@ -1,17 +1,20 @@
-"""Login, session probe, refresh with rotation and reuse detection, logout."""
+"""Login, session probe, refresh with rotation and reuse detection, logout, impersonation."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from coagent_gateway.auth.domain import (
     REFRESH_TTL,
+    AlreadyImpersonating,
     InactiveUser,
     InvalidCredentials,
     InvalidToken,
     LoginThrottled,
+    NotImpersonating,
     RefreshRejected,
     RefreshReused,
     RefreshToken,
@@ -28,7 +31,9 @@ from coagent_gateway.auth.ports import (
     SessionRevocations,
 )
 from coagent_gateway.auth.tokens import AccessTokenCodec
-from coagent_gateway.domain import User
+from coagent_gateway.domain import PlatformRole, User
+from coagent_gateway.policy import Action, Kind, Resource, require
+from coagent_kit.errors import Forbidden, NotFound
 
 #: Failed logins allowed per window, per account and per client address.
 ACCOUNT_LIMIT = 10
@@ -64,7 +69,7 @@ class AuthService:
             )
             raise LoginThrottled(wait)
         account = await self._p.accounts.find_by_login(login.strip())
-        if account is None or not self._password_ok(account.password_hash, password):
+        if account is None or not await self._password_ok(account.password_hash, password):
             await self._p.throttle.record_failure(keys)
             subject = account.user.id if account else None
             await self._p.audit.record(
@@ -79,14 +84,19 @@ class AuthService:
         await self._p.audit.record("login", actor_id=account.user.id, ip=ip)
         return session
 
-    def _password_ok(self, password_hash: str | None, password: str) -> bool:
-        return password_hash is not None and self._p.hasher.verify(password_hash, password)
+    async def _password_ok(self, password_hash: str | None, password: str) -> bool:
+        # argon2 is deliberately slow and releases the GIL: run it off the event loop so
+        # logins use both cores and never stall other requests or sockets.
+        if password_hash is None:
+            return False
+        return await asyncio.to_thread(self._p.hasher.verify, password_hash, password)
 
     async def _rehash_if_needed(
         self, user_id: str, password_hash: str | None, password: str
     ) -> None:
         if password_hash is not None and self._p.hasher.needs_rehash(password_hash):
-            await self._p.accounts.set_password_hash(user_id, self._p.hasher.hash(password))
+            new_hash = await asyncio.to_thread(self._p.hasher.hash, password)
+            await self._p.accounts.set_password_hash(user_id, new_hash)
 
     async def authenticate(self, access_token: str) -> User:
         """The active user an access token belongs to; 401 for anything else."""
@@ -159,10 +169,82 @@ class AuthService:
         self, session_id: str, user_id: str | None, ip: str | None, *, reason: str
     ) -> None:
         """Revoke the refresh chain and every access token of a session."""
-        now = datetime.now(UTC)
-        await self._p.refresh_tokens.revoke_session(session_id, now)
-        await self._p.revocations.revoke(session_id, int(self._codec.ttl.total_seconds()) + 60)
+        await self._revoke(session_id)
         await self._p.audit.record(reason, actor_id=user_id, ip=ip, details={"session": session_id})
+
+    async def _revoke(self, session_id: str) -> None:
+        await self._p.refresh_tokens.revoke_session(session_id, datetime.now(UTC))
+        await self._p.revocations.revoke(session_id, int(self._codec.ttl.total_seconds()) + 60)
+
+    async def impersonate(self, access_token: str, target_id: str, ip: str | None) -> Session:
+        """Open a session as ``target_id`` for a super admin; its tokens name the impersonator.
+
+        The admin's own session stays alive (the caller keeps its refresh token to restore it).
+        No nesting, only active targets, and never another super admin.
+        """
+        claims = self._codec.verify(access_token)
+        if claims.impersonator_id is not None:
+            raise AlreadyImpersonating("Already impersonating; stop first")
+        actor = await self.authenticate(access_token)
+        require(actor, Action.USER_IMPERSONATE, Resource(Kind.USER))
+        account = await self._p.accounts.get(target_id)
+        if account is None:
+            raise NotFound("User not found", code="user_not_found")
+        target = account.user
+        require(
+            actor,
+            Action.USER_IMPERSONATE,
+            Resource(Kind.USER, id=target.id, target_role=target.platform_role),
+        )
+        if target.platform_role is PlatformRole.SUPER_ADMIN:
+            raise Forbidden("A super admin cannot be impersonated", code="cannot_impersonate")
+        if not target.is_active:
+            raise InactiveUser("Cannot impersonate an inactive user")
+        session = await self._open(target, str(uuid.uuid4()), impersonator_id=actor.id)
+        await self._p.audit.record(
+            "impersonation_started", actor_id=actor.id, subject_id=target.id, ip=ip
+        )
+        return session
+
+    async def stop_impersonation(
+        self,
+        access_token: str | None,
+        raw_refresh: str | None,
+        admin_refresh: str | None,
+        ip: str | None,
+    ) -> Session:
+        """End the impersonation session and resume the admin's own (by its refresh token)."""
+        session_id, user_id, impersonator_id = await self._impersonation_of(
+            access_token, raw_refresh
+        )
+        if session_id is None or impersonator_id is None:
+            raise NotImpersonating("Not impersonating")
+        await self._revoke(session_id)
+        await self._p.audit.record(
+            "impersonation_stopped", actor_id=impersonator_id, subject_id=user_id, ip=ip
+        )
+        if not admin_refresh:
+            raise RefreshRejected("The original session is gone; log in again")
+        restored = await self.refresh(admin_refresh, ip)
+        if restored.user.id != impersonator_id:
+            raise RefreshRejected("The original session does not belong to the impersonator")
+        return restored
+
+    async def _impersonation_of(
+        self, access_token: str | None, raw_refresh: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        if access_token:
+            try:
+                claims = self._codec.verify(access_token)
+            except InvalidToken:
+                pass
+            else:
+                return claims.session_id, claims.user_id, claims.impersonator_id
+        if raw_refresh:
+            token = await self._p.refresh_tokens.find(hash_token(raw_refresh))
+            if token is not None and token.usable(datetime.now(UTC)):
+                return token.session_id, token.user_id, token.impersonator_id
+        return None, None, None
 
     async def _open(self, user: User, session_id: str, impersonator_id: str | None) -> Session:
         now = datetime.now(UTC)
