@@ -14,16 +14,33 @@ from coagent_gateway.adapters.auth_postgres import (
     PostgresRefreshTokenStore,
 )
 from coagent_gateway.adapters.fleet import HttpFleetProbe
+from coagent_gateway.adapters.media import LocalMediaStore
+from coagent_gateway.adapters.membership_postgres import (
+    PostgresCourseStore,
+    PostgresRoomStore,
+    PostgresUserDirectory,
+)
+from coagent_gateway.adapters.organizations_postgres import PostgresOrganizationStore
 from coagent_gateway.adapters.postgres import PostgresUserStore, outbox
 from coagent_gateway.adapters.redis import RedisLoginThrottle, RedisSessionRevocations
 from coagent_gateway.adapters.security import Argon2PasswordHasher
+from coagent_gateway.adapters.users_postgres import (
+    PostgresApiKeyStore,
+    PostgresAuditReader,
+)
+from coagent_gateway.adapters.users_postgres import (
+    PostgresUserDirectory as PostgresUsers,
+)
 from coagent_gateway.auth.endpoints import router as auth_router
 from coagent_gateway.auth.service import AuthPorts, AuthService
 from coagent_gateway.auth.tokens import AccessTokenCodec
 from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
+from coagent_gateway.rooms.wiring import MembershipStores, install_membership
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
+from coagent_gateway.users.service import UserPorts
+from coagent_gateway.users.wiring import install_users
 from coagent_gateway.web import web_router
 from coagent_kit.app import build_app
 from coagent_kit.broker import create_broker
@@ -91,6 +108,29 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.gateway = gateway
     app.include_router(router)
     app.include_router(auth_router)
+    install_membership(
+        app,
+        MembershipStores(
+            users=PostgresUserDirectory(sessions),
+            courses=PostgresCourseStore(sessions, relay.wake),
+            rooms=PostgresRoomStore(sessions, relay.wake),
+            organizations=PostgresOrganizationStore(sessions),
+            audit=PostgresAuditLog(sessions),
+        ),
+    )
+    install_users(
+        app,
+        UserPorts(
+            directory=PostgresUsers(sessions, relay.wake),
+            hasher=Argon2PasswordHasher(),
+            audit=PostgresAuditLog(sessions),
+            audit_reader=PostgresAuditReader(sessions),
+            avatars=LocalMediaStore(cfg.media_root()),
+            api_keys=PostgresApiKeyStore(sessions),
+            sessions=app.state.auth,
+        ),
+        PostgresAccountStore(sessions),
+    )
     if cfg.web_dir:
         app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
     return app

@@ -1,5 +1,6 @@
 """Gateway settings: ``GATEWAY_*`` plus the fleet-wide ``COAGENT_*`` (including host and port)."""
 
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import SecretStr
@@ -32,6 +33,14 @@ class GatewaySettings(ServiceSettings):
     web_dir: str | None = None
     #: Mark session cookies Secure (set it when the gateway is served over HTTPS).
     secure_cookies: bool = False
+    #: The fleet's data directory (``COAGENT_DATA_DIR``).
+    data_dir: str = ".data"
+    #: Uploaded media (avatars); defaults to ``<data_dir>/media``.
+    media_dir: str | None = None
+
+    def media_root(self) -> Path:
+        """Where uploaded media is stored."""
+        return Path(self.media_dir) if self.media_dir else Path(self.data_dir) / "media"
 
     def service_urls(self) -> dict[str, str]:
         """Base URL of every internal service, by service name."""

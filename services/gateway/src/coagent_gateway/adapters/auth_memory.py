@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from coagent_gateway.adapters.memory import PlainHasher
 from coagent_gateway.auth.domain import Account, RefreshToken
@@ -61,6 +62,14 @@ class MemoryRefreshTokenStore:
             if token.session_id == session_id and token.revoked_at is None:
                 self.tokens[digest] = dataclasses.replace(token, revoked_at=now)
 
+    async def revoke_user(self, user_id: str, now: datetime) -> list[str]:
+        sessions: set[str] = set()
+        for digest, token in list(self.tokens.items()):
+            if token.user_id == user_id and token.revoked_at is None:
+                self.tokens[digest] = dataclasses.replace(token, revoked_at=now)
+                sessions.add(token.session_id)
+        return sorted(sessions)
+
 
 class MemorySessionRevocations:
     """Revoked sessions with expiry times."""
@@ -111,6 +120,8 @@ class MemoryAuditLog:
     ) -> None:
         self.entries.append(
             {
+                "id": str(uuid.uuid4()),
+                "at": datetime.now(UTC),
                 "action": action,
                 "actor_id": actor_id,
                 "subject_id": subject_id,

@@ -109,6 +109,17 @@ class PostgresRefreshTokenStore:
                 .values(revoked_at=now)
             )
 
+    async def revoke_user(self, user_id: str, now: datetime) -> list[str]:
+        t = refresh_tokens.c
+        async with self._sessions() as session, session.begin():
+            rows = await session.execute(
+                update(refresh_tokens)
+                .where(t.user_id == user_id, t.revoked_at.is_(None))
+                .values(revoked_at=now)
+                .returning(t.session_id)
+            )
+            return sorted({row.session_id for row in rows})
+
 
 def _row(token: RefreshToken) -> dict[str, object]:
     return {

@@ -1,10 +1,23 @@
-"""PostgreSQL adapter of the gateway: users, the outbox and the inbox."""
+"""PostgreSQL adapter of the gateway: users, memberships, the outbox and the inbox."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Boolean, Column, DateTime, Index, String, Table, func, select, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -105,3 +118,134 @@ class PostgresUserStore:
             await add_event(session, outbox, event)
         self._on_commit()
         return User(user_id, email, username, role)
+
+
+# --- Membership: organizations, projects, courses, announcements, rooms ----------------------
+# Link rows cascade with both ends, so deleting a course, room or user never trips a foreign key.
+
+
+def _member_table(name: str, parent: str, parent_table: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column(
+            parent,
+            String(64),
+            ForeignKey(f"{parent_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            "user_id",
+            String(64),
+            ForeignKey("users.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        ),
+        Column("role", String(32), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("owner_id", String(64), ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+organization_members = _member_table("organization_members", "organization_id", "organizations")
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "organization_id",
+        String(64),
+        ForeignKey("organizations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+project_members = _member_table("project_members", "project_id", "projects")
+
+courses = Table(
+    "courses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("title", String(255), nullable=False),
+    Column("description", Text),
+    Column("owner_id", String(64), ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+course_members = _member_table("course_members", "course_id", "courses")
+
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "course_id",
+        String(64),
+        ForeignKey("courses.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("title", String(255), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author_id", String(64), ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+rooms = Table(
+    "rooms",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "course_id",
+        String(64),
+        ForeignKey("courses.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(255), nullable=False),
+    Column("description", Text),
+    Column("is_ai_active", Boolean, nullable=False, server_default=text("true")),
+    Column("ai_frequency", Float, nullable=False, server_default=text("0.5")),
+    Column("ai_mode", String(32), nullable=False, server_default=text("'teacher_only'")),
+    Column("is_analytics_active", Boolean, nullable=False, server_default=text("false")),
+    # The workflow lives in the workflows service's database: a reference, not a foreign key.
+    Column("attached_workflow_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+room_members = _member_table("room_members", "room_id", "rooms")
+
+
+# --- Personal API keys ----------------------------------------------------------------------
+# Only a SHA-256 of each key is stored (256 random bits: nothing to brute-force).
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column(
+        "user_id",
+        String(64),
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("scopes", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -43,6 +43,14 @@ class RefreshReused(Unauthorized):
     code = "refresh_token_reused"
 
 
+class AlreadyImpersonating(BadRequest):
+    code = "already_impersonating"
+
+
+class NotImpersonating(BadRequest):
+    code = "not_impersonating"
+
+
 class LoginThrottled(TooManyRequests):
     code = "too_many_login_attempts"
 

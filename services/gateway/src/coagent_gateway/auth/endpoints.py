@@ -21,6 +21,10 @@ router = APIRouter(prefix="/api/v1/login", tags=["login"])
 #: The refresh cookie is visible to every /login route, so the session probe can tell whether a
 #: refresh would succeed (and answer 401 only then).
 REFRESH_PATH = "/api/v1/login"
+#: While impersonating, the admin's own refresh token waits here to restore their session.
+ADMIN_REFRESH_COOKIE = "impersonator_refresh_token"
+#: Read by the web client through ``document.cookie``: deliberately not HttpOnly.
+IMPERSONATING_COOKIE = "is_impersonating"
 
 
 def _secure(request: Request) -> bool:
@@ -100,9 +104,68 @@ async def logout(request: Request, response: Response, auth: Auth) -> dict[str, 
     await auth.logout(
         access_token_of(request), request.cookies.get(REFRESH_COOKIE), client_ip(request)
     )
+    admin_refresh = request.cookies.get(ADMIN_REFRESH_COOKIE)
+    if admin_refresh:
+        # Logging out while impersonating ends the admin's waiting session too.
+        await auth.logout(None, admin_refresh, client_ip(request))
     secure = _secure(request)
     response.delete_cookie(ACCESS_COOKIE, path="/", httponly=True, samesite="lax", secure=secure)
     response.delete_cookie(
         REFRESH_COOKIE, path=REFRESH_PATH, httponly=True, samesite="lax", secure=secure
     )
+    _clear_impersonation_cookies(request, response)
     return {"message": "Logged out successfully"}
+
+
+def _clear_impersonation_cookies(request: Request, response: Response) -> None:
+    secure = _secure(request)
+    response.delete_cookie(
+        ADMIN_REFRESH_COOKIE, path=REFRESH_PATH, httponly=True, samesite="lax", secure=secure
+    )
+    response.delete_cookie(IMPERSONATING_COOKIE, path="/", samesite="lax", secure=secure)
+
+
+@router.post("/impersonate/{user_id}")
+async def impersonate(user_id: str, request: Request, response: Response, auth: Auth) -> TokenPair:
+    """Super admins only: act as ``user_id``; the admin's session is kept to restore."""
+    token = access_token_of(request)
+    if token is None:
+        raise NotAuthenticated("Not authenticated")
+    session = await auth.impersonate(token, user_id, client_ip(request))
+    secure = _secure(request)
+    own_refresh = request.cookies.get(REFRESH_COOKIE)
+    if own_refresh:
+        response.set_cookie(
+            ADMIN_REFRESH_COOKIE,
+            own_refresh,
+            max_age=int((session.refresh_expires_at - datetime.now(UTC)).total_seconds()),
+            path=REFRESH_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+        )
+    _set_session_cookies(request, response, session)
+    response.set_cookie(
+        IMPERSONATING_COOKIE,
+        "true",
+        max_age=int((session.refresh_expires_at - datetime.now(UTC)).total_seconds()),
+        path="/",
+        httponly=False,
+        samesite="lax",
+        secure=secure,
+    )
+    return _token_pair(request, session)
+
+
+@router.post("/stop-impersonate")
+async def stop_impersonate(request: Request, response: Response, auth: Auth) -> TokenPair:
+    """End the impersonation and restore the admin's own session."""
+    session = await auth.stop_impersonation(
+        access_token_of(request),
+        request.cookies.get(REFRESH_COOKIE),
+        request.cookies.get(ADMIN_REFRESH_COOKIE),
+        client_ip(request),
+    )
+    _set_session_cookies(request, response, session)
+    _clear_impersonation_cookies(request, response)
+    return _token_pair(request, session)

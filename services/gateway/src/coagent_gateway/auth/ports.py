@@ -44,6 +44,10 @@ class RefreshTokenStore(Protocol):
         """Revoke every token of a session (logout, reuse detected)."""
         ...
 
+    async def revoke_user(self, user_id: str, now: datetime) -> list[str]:
+        """Revoke every live token of a user; the ids of the sessions that had one."""
+        ...
+
 
 class SessionRevocations(Protocol):
     """Sessions whose outstanding access tokens must stop working before they expire."""

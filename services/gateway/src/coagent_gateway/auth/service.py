@@ -172,6 +172,11 @@ class AuthService:
         await self._revoke(session_id)
         await self._p.audit.record(reason, actor_id=user_id, ip=ip, details={"session": session_id})
 
+    async def end_user_sessions(self, user_id: str) -> None:
+        """End every session of a user (the account was deactivated or its password reset)."""
+        for session_id in await self._p.refresh_tokens.revoke_user(user_id, datetime.now(UTC)):
+            await self._p.revocations.revoke(session_id, int(self._codec.ttl.total_seconds()) + 60)
+
     async def _revoke(self, session_id: str) -> None:
         await self._p.refresh_tokens.revoke_session(session_id, datetime.now(UTC))
         await self._p.revocations.revoke(session_id, int(self._codec.ttl.total_seconds()) + 60)

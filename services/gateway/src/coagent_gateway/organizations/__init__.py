@@ -1,0 +1,1 @@
+"""Workspace organizations and projects."""

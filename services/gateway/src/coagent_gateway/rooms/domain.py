@@ -1,0 +1,62 @@
+"""Rooms: pure types and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from coagent_gateway.courses.domain import Course
+from coagent_gateway.policy import Kind, Resource
+from coagent_kit.errors import Conflict, NotFound
+
+AiMode = Literal["off", "teacher_only", "both"]
+
+
+class RoomNotFound(NotFound):
+    # Also raised for rooms the caller may not see: their existence is not revealed.
+    code = "room_not_found"
+
+
+class NotACourseMember(Conflict):
+    code = "not_a_course_member"
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """What staff may change on a room."""
+
+    name: str
+    description: str | None = None
+    is_ai_active: bool = True
+    ai_frequency: float = 0.5
+    ai_mode: AiMode = "teacher_only"
+    is_analytics_active: bool = False
+    attached_workflow_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Room:
+    """A chat room of a course; course membership is what opens it."""
+
+    id: str
+    course_id: str
+    settings: RoomSettings
+    created_at: datetime
+    member_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class RoomAccess:
+    """A room, its course and the caller's course role (None for admins who are not enrolled)."""
+
+    room: Room
+    course: Course
+    role: str | None
+
+    @property
+    def resource(self) -> Resource:
+        """The policy's view of the room for this caller."""
+        return Resource(
+            Kind.ROOM, self.room.id, owner_id=self.course.owner_id, membership=self.role
+        )

@@ -1,0 +1,40 @@
+"""What the room feature needs from storage."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from coagent_contracts.gateway import MembershipChangedV1
+from coagent_gateway.rooms.domain import Room, RoomSettings
+
+
+class RoomStore(Protocol):
+    """Rooms and room assignments; assignment writes commit with their events."""
+
+    async def create(self, room: Room) -> None:
+        """Insert a room."""
+        ...
+
+    async def get(self, room_id: str) -> Room | None:
+        """The room with its assigned members, or None."""
+        ...
+
+    async def in_course(self, course_id: str) -> list[Room]:
+        """The rooms of a course, oldest first."""
+        ...
+
+    async def update(self, room_id: str, settings: RoomSettings) -> Room | None:
+        """Replace the room's settings; None if it is gone."""
+        ...
+
+    async def delete(self, room_id: str) -> bool:
+        """Delete the room and its assignments."""
+        ...
+
+    async def assign(self, room_id: str, user_id: str, event: MembershipChangedV1) -> bool:
+        """Assign a user (False if already assigned: nothing is written)."""
+        ...
+
+    async def unassign(self, room_id: str, user_id: str, event: MembershipChangedV1) -> bool:
+        """Remove an assignment (False if there was none: nothing is written)."""
+        ...

@@ -1,0 +1,1 @@
+"""Users: the directory, profiles, avatars, personal API keys and the audit log reader."""
