@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_gateway.adapters.auth_postgres import (
     PostgresAccountStore,
@@ -24,6 +25,7 @@ from coagent_gateway.adapters.organizations_postgres import PostgresOrganization
 from coagent_gateway.adapters.postgres import PostgresUserStore, outbox
 from coagent_gateway.adapters.redis import RedisLoginThrottle, RedisSessionRevocations
 from coagent_gateway.adapters.security import Argon2PasswordHasher
+from coagent_gateway.adapters.services_http import ServiceClient
 from coagent_gateway.adapters.users_postgres import (
     PostgresApiKeyStore,
     PostgresAuditReader,
@@ -34,6 +36,11 @@ from coagent_gateway.adapters.users_postgres import (
 from coagent_gateway.auth.endpoints import router as auth_router
 from coagent_gateway.auth.service import AuthPorts, AuthService
 from coagent_gateway.auth.tokens import AccessTokenCodec
+from coagent_gateway.chat.endpoints import router as chat_router
+from coagent_gateway.chat.live import RoomHub
+from coagent_gateway.chat.multiplex import router as multiplex_router
+from coagent_gateway.chat.rooms import MembershipRoomGuard
+from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
@@ -55,18 +62,17 @@ log = get_logger(__name__)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """Wire Postgres, Redis, JetStream and the fleet probe into the gateway."""
+    """Wire Postgres, Redis, JetStream, the internal services and every feature."""
     cfg = settings if isinstance(settings, GatewaySettings) else GatewaySettings()
     engine = create_engine(cfg.database_url)
     broker = create_broker(cfg.nats_url, cfg.service_name)
     redis = Redis.from_url(cfg.redis_url)
     http = httpx.AsyncClient()
+    services = ServiceClient(cfg.service_urls(), cfg.internal_token_secret.get_secret_value())
+    hub = RoomHub(cfg.nats_url)
     relay = OutboxRelay(engine, outbox, broker)
-    checks = {
-        "postgres": postgres_check(engine),
-        "nats": nats_check(broker),
-        "redis": redis_check(redis),
-    }
+    sessions = session_factory(engine)
+    users = PostgresUserStore(sessions, relay.wake)
 
     async def announce_admin() -> None:
         generated = await bootstrap_admin(users, cfg)
@@ -74,23 +80,41 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             # Printed once, at creation: it is stored only as a hash.
             log.warning("super_admin_password_generated", password=generated)
 
-    lifespan = messaging_lifespan(
-        cfg,
-        broker,
-        relay=relay,
-        on_start=[announce_admin],
-        closers=[http.aclose, redis.aclose, engine.dispose],
-    )
-
     app = build_app(
         cfg,
         title="CoAgent",
-        lifespan=lifespan,
-        checks=checks,
+        lifespan=messaging_lifespan(
+            cfg,
+            broker,
+            relay=relay,
+            on_start=[announce_admin, hub.start],
+            closers=[hub.stop, services.aclose, http.aclose, redis.aclose, engine.dispose],
+        ),
+        checks={
+            "postgres": postgres_check(engine),
+            "nats": nats_check(broker),
+            "redis": redis_check(redis),
+        },
         openapi_url="/api/v1/openapi.json",
     )
-    sessions = session_factory(engine)
-    users = PostgresUserStore(sessions, relay.wake)
+    app.state.gateway = GatewayService(
+        HttpFleetProbe(http, cfg.service_urls()), app.state.readiness
+    )
+    app.include_router(router)
+    _install_auth(app, cfg, sessions, redis)
+    _install_features(app, cfg, sessions, relay)
+    app.state.room_hub = hub
+    app.state.chat = ChatGateway(services, MembershipRoomGuard(app.state.rooms))
+    app.include_router(chat_router)
+    app.include_router(multiplex_router)
+    if cfg.web_dir:
+        app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
+    return app
+
+
+def _install_auth(
+    app: FastAPI, cfg: GatewaySettings, sessions: async_sessionmaker[AsyncSession], redis: Redis
+) -> None:
     codec = AccessTokenCodec(cfg.jwt_secret.get_secret_value())
     app.state.auth_codec = codec
     app.state.auth = AuthService(
@@ -104,10 +128,16 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         ),
         codec,
     )
-    gateway = GatewayService(HttpFleetProbe(http, cfg.service_urls()), app.state.readiness)
-    app.state.gateway = gateway
-    app.include_router(router)
     app.include_router(auth_router)
+
+
+def _install_features(
+    app: FastAPI,
+    cfg: GatewaySettings,
+    sessions: async_sessionmaker[AsyncSession],
+    relay: OutboxRelay,
+) -> None:
+    audit = PostgresAuditLog(sessions)
     install_membership(
         app,
         MembershipStores(
@@ -115,7 +145,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             courses=PostgresCourseStore(sessions, relay.wake),
             rooms=PostgresRoomStore(sessions, relay.wake),
             organizations=PostgresOrganizationStore(sessions),
-            audit=PostgresAuditLog(sessions),
+            audit=audit,
         ),
     )
     install_users(
@@ -123,7 +153,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         UserPorts(
             directory=PostgresUsers(sessions, relay.wake),
             hasher=Argon2PasswordHasher(),
-            audit=PostgresAuditLog(sessions),
+            audit=audit,
             audit_reader=PostgresAuditReader(sessions),
             avatars=LocalMediaStore(cfg.media_root()),
             api_keys=PostgresApiKeyStore(sessions),
@@ -131,9 +161,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         ),
         PostgresAccountStore(sessions),
     )
-    if cfg.web_dir:
-        app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
-    return app
 
 
 async def bootstrap_admin(users: UserStore, cfg: GatewaySettings) -> str | None:
