@@ -6,7 +6,7 @@ the gateway never hangs on a sick dependency.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
@@ -61,6 +61,36 @@ class ServiceClient:
             )
         except httpx.TimeoutException as exc:
             raise ServiceUnavailable(f"The {service} service did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise ServiceUnavailable(f"The {service} service is unavailable") from exc
+
+    async def open_stream(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        identity: InternalIdentity,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        content: AsyncIterator[bytes] | None = None,
+    ) -> httpx.Response:
+        """Start a streamed exchange: the body is sent and read as it flows (uploads, SSE).
+
+        The caller must ``aclose()`` the response. There is no read timeout: a stream may be
+        quiet for a long time; connecting still fails fast.
+        """
+        token = sign_identity(self._secret, self._with_request_id(identity), audience=service)
+        request = self._http.build_request(
+            method,
+            f"{self._urls[service].rstrip('/')}{path}",
+            params=params,
+            headers={**(headers or {}), HEADER: token},
+            content=content,
+            timeout=httpx.Timeout(None, connect=TIMEOUT.connect),
+        )
+        try:
+            return await self._http.send(request, stream=True)
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"The {service} service is unavailable") from exc
 

@@ -1,0 +1,1 @@
+"""Forwarding authorised calls to the service that owns the resource."""

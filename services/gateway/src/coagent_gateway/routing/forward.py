@@ -1,0 +1,56 @@
+"""Pass a request through to an internal service and stream its answer back.
+
+Authorisation happens before this (membership, policy); the service receives the caller's identity
+as a signed token carrying the resolved role. Bodies flow in both directions without buffering,
+so uploads and streamed answers (files, server-sent events) pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from coagent_gateway.adapters.services_http import ServiceClient
+from coagent_kit.auth import InternalIdentity
+
+#: Request headers a service may need; cookies and credentials never leave the gateway.
+FORWARDED_REQUEST = ("content-type", "content-length", "accept", "idempotency-key", "last-event-id")
+#: Response headers passed back; hop-by-hop and server-identifying ones are dropped.
+FORWARDED_RESPONSE = (
+    "content-type",
+    "content-disposition",
+    "cache-control",
+    "etag",
+    "last-modified",
+    "location",
+    "retry-after",
+)
+
+
+async def forward(
+    request: Request,
+    services: ServiceClient,
+    service: str,
+    path: str,
+    identity: InternalIdentity,
+) -> StreamingResponse:
+    """Send ``request`` to ``service`` at ``path`` as ``identity``; stream the answer back."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_REQUEST}
+    has_body = request.method not in ("GET", "HEAD", "DELETE", "OPTIONS")
+    upstream = await services.open_stream(
+        service,
+        request.method,
+        path,
+        identity,
+        params=request.query_params,
+        headers=headers,
+        content=request.stream() if has_body else None,
+    )
+    passed = {k: v for k, v in upstream.headers.items() if k.lower() in FORWARDED_RESPONSE}
+    return StreamingResponse(
+        upstream.aiter_raw(),
+        status_code=upstream.status_code,
+        headers=passed,
+        background=BackgroundTask(upstream.aclose),
+    )
