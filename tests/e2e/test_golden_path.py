@@ -162,7 +162,7 @@ def test_multiplexed_socket_resumes_each_room_from_its_seq(
             seqs: list[int] = []
             while len(seqs) < 3:
                 message = json.loads(await asyncio.wait_for(ws.recv(), 10))
-                if message["op"] == "event" and message["data"]["content"] in (
+                if message["op"] == "event" and message["data"].get("content") in (
                     "one",
                     "two",
                     "three",

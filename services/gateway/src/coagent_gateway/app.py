@@ -23,6 +23,7 @@ from coagent_gateway.adapters.membership_postgres import (
 )
 from coagent_gateway.adapters.organizations_postgres import PostgresOrganizationStore
 from coagent_gateway.adapters.postgres import PostgresUserStore, outbox
+from coagent_gateway.adapters.postgres_errors import install_data_exception_handler
 from coagent_gateway.adapters.redis import RedisLoginThrottle, RedisSessionRevocations
 from coagent_gateway.adapters.security import Argon2PasswordHasher
 from coagent_gateway.adapters.services_http import ServiceClient
@@ -39,6 +40,7 @@ from coagent_gateway.auth.tokens import AccessTokenCodec
 from coagent_gateway.chat.endpoints import router as chat_router
 from coagent_gateway.chat.live import RoomHub
 from coagent_gateway.chat.multiplex import router as multiplex_router
+from coagent_gateway.chat.presence import RedisPresenceStore, RedisTypingLimiter
 from coagent_gateway.chat.rooms import MembershipRoomGuard
 from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
@@ -69,7 +71,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     redis = Redis.from_url(cfg.redis_url)
     http = httpx.AsyncClient()
     services = ServiceClient(cfg.service_urls(), cfg.internal_token_secret.get_secret_value())
-    hub = RoomHub(cfg.nats_url)
+    hub = RoomHub(cfg.nats_url, RedisPresenceStore(redis), RedisTypingLimiter(redis))
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
     users = PostgresUserStore(sessions, relay.wake)
@@ -100,6 +102,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.gateway = GatewayService(
         HttpFleetProbe(http, cfg.service_urls()), app.state.readiness
     )
+    install_data_exception_handler(app)
     app.include_router(router)
     _install_auth(app, cfg, sessions, redis)
     _install_features(app, cfg, sessions, relay)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisc
 
 from coagent_gateway.auth.dependencies import ACCESS_COOKIE, CurrentUser
 from coagent_gateway.auth.service import AuthService
-from coagent_gateway.chat.live import Outbox, RoomHub
-from coagent_gateway.chat.service import ChatGateway
+from coagent_gateway.chat.live import REVOKED, Check, Outbox, RoomHub
+from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
 from coagent_kit.auth import InternalIdentity
@@ -20,6 +20,7 @@ from coagent_kit.errors import ServiceError
 router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 #: Application close codes: 4000 + the HTTP status of the refusal, so clients can tell why.
 SLOW_CONSUMER = 4008
+REVOKED_ACCESS = 4403
 REPLAY_LIMIT = 500
 
 
@@ -57,15 +58,32 @@ async def room_socket(websocket: WebSocket, room_id: str, since: int | None = No
         return
     hub: RoomHub = state.room_hub
     outbox = Outbox()
-    listener = hub.join(room_id, outbox)
+    check = access_check(state.chat, user, room_id, Action.ROOM_CHAT)
+    listener = await hub.enter(room_id, outbox, user.id, display_name(user), check)
     pump = asyncio.create_task(_pump(websocket, outbox, state.chat, identity, room_id, since))
+    receive = asyncio.create_task(_receive(websocket, state.chat, identity, user, room_id))
     try:
-        await _receive(websocket, state.chat, identity, user, room_id)
+        # Either side may end it: the client leaves, or the pump closes (slow, revoked).
+        await asyncio.wait({pump, receive}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        hub.leave(listener)
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await pump
+        await hub.exit(listener)
+        for task in (pump, receive):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def access_check(chat: ChatGateway, user: User, room_id: str, action: Action) -> Check:
+    """Re-checks ``action`` on the room for ``user`` (after a membership change)."""
+
+    async def allowed() -> bool:
+        try:
+            await chat.authorize(user, room_id, action)
+        except ServiceError:
+            return False
+        return True
+
+    return allowed
 
 
 async def handshake_user(websocket: WebSocket, auth: AuthService) -> User:
@@ -100,7 +118,10 @@ async def _pump(
     room_id: str,
     since: int | None,
 ) -> None:
-    """Replay what the client missed, then live frames, each ``seq`` at most once."""
+    """Replay what the client missed, then live frames, each ``seq`` at most once.
+
+    Ephemeral frames (presence, typing) have no ``seq`` and always pass.
+    """
     last_seq = since or 0
     if since is not None:
         for missed in await chat.history(identity, room_id, since, REPLAY_LIMIT):
@@ -108,6 +129,9 @@ async def _pump(
             last_seq = max(last_seq, missed["seq"])
     while (item := await outbox.next()) is not None:
         frame = item[1]
+        if frame is REVOKED:
+            await websocket.close(code=REVOKED_ACCESS, reason="access to this room was revoked")
+            return
         seq = frame.get("seq")
         if isinstance(seq, int) and seq <= last_seq:
             continue  # already replayed

@@ -2,10 +2,12 @@
 
 Client → server (JSON): ``{"op": "subscribe", "topic": "room:<id>", "since": <seq>?, "id": …}``,
 ``{"op": "unsubscribe", "topic": …}``, ``{"op": "post", "topic": "room:<id>", "content": …}``,
+``{"op": "typing", "topic": "room:<id>"}`` (a subscribed room; rate-limited, no answer),
 ``{"op": "ping"}``. Server → client: ``{"op": "event", "topic", "data": <frame>}``,
-``{"op": "subscribed" | "unsubscribed" | "posted" | "pong", "id", …}`` and
+``{"op": "subscribed" | "unsubscribed" | "posted" | "pong", "id", …}``,
+``{"op": "revoked", "topic"}`` (access lost: the subscription is gone) and
 ``{"op": "error", "code", "detail", "id"}``. Frames of a topic arrive in ``seq`` order, each once,
-including across a replay.
+including across a replay; ephemeral frames (``presence``, ``typing``) have no ``seq``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from coagent_gateway.chat.endpoints import SLOW_CONSUMER, handshake_user
-from coagent_gateway.chat.live import Listener, Outbox, RoomHub
-from coagent_gateway.chat.service import ChatGateway
+from coagent_gateway.chat.endpoints import SLOW_CONSUMER, access_check, handshake_user
+from coagent_gateway.chat.live import REVOKED, Listener, Outbox, RoomHub
+from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
 from coagent_kit.auth import InternalIdentity
@@ -75,8 +77,10 @@ class MuxSession:
         elif op == "subscribe":
             await self._subscribe(_room_of(message), message.get("since"), rid)
         elif op == "unsubscribe":
-            self._unsubscribe(f"room:{_room_of(message)}")
+            await self._unsubscribe(f"room:{_room_of(message)}")
             await self.send({"op": "unsubscribed", "topic": message.get("topic"), "id": rid})
+        elif op == "typing":
+            await self._typing(_room_of(message))
         elif op == "post":
             await self._post(_room_of(message), message.get("content"), rid)
         else:
@@ -89,9 +93,12 @@ class MuxSession:
         if since is not None and (not isinstance(since, int) or since < 0):
             raise BadRequest("bad_request", "since must be a non-negative integer")
         identity = await self._chat.authorize(self._user, room_id, Action.ROOM_READ)
-        self._unsubscribe(topic)
+        await self._unsubscribe(topic)
         self._replaying[topic] = []  # hold live frames until the replay is out
-        self._subs[topic] = (self._hub.join(room_id, self.outbox), identity)
+        check = access_check(self._chat, self._user, room_id, Action.ROOM_READ)
+        name = display_name(self._user)
+        listener = await self._hub.enter(room_id, self.outbox, self._user.id, name, check)
+        self._subs[topic] = (listener, identity)
         self._last_seq[topic] = since if isinstance(since, int) else 0
         await self.send({"op": "subscribed", "topic": topic, "id": rid})
         try:
@@ -102,11 +109,17 @@ class MuxSession:
             for frame in self._replaying.pop(topic, []):
                 await self._deliver(topic, frame)
 
-    def _unsubscribe(self, topic: str) -> None:
+    async def _unsubscribe(self, topic: str) -> None:
         entry = self._subs.pop(topic, None)
-        if entry is not None:
-            self._hub.leave(entry[0])
         self._last_seq.pop(topic, None)
+        if entry is not None:
+            await self._hub.exit(entry[0])
+
+    async def _typing(self, room_id: str) -> None:
+        entry = self._subs.get(f"room:{room_id}")
+        if entry is None:
+            raise BadRequest("not_subscribed", "Subscribe to the room before typing in it")
+        await self._hub.typing(entry[0])
 
     async def _post(self, room_id: str, content: object, rid: object) -> None:
         if not isinstance(content, str) or not content.strip():
@@ -121,12 +134,23 @@ class MuxSession:
         """Forward live frames until the socket overflows, then close it with a reason."""
         while (item := await self.outbox.next()) is not None:
             topic, frame = item
+            if frame is REVOKED:
+                await self._revoked(topic)
+                continue
             held = self._replaying.get(topic)
             if held is not None:
                 held.append(frame)
             elif topic in self._subs:
                 await self._deliver(topic, frame)
         await self._ws.close(code=SLOW_CONSUMER, reason="slow consumer: resubscribe with since")
+
+    async def _revoked(self, topic: str) -> None:
+        entry = self._subs.get(topic)
+        if entry is None or not entry[0].revoked:
+            return  # already gone, or subscribed again since
+        self._replaying.pop(topic, None)
+        await self._unsubscribe(topic)
+        await self.send({"op": "revoked", "topic": topic})
 
     async def _deliver(self, topic: str, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")
@@ -136,10 +160,10 @@ class MuxSession:
             self._last_seq[topic] = seq
         await self.send({"op": "event", "topic": topic, "data": frame})
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Drop every subscription."""
         for topic in list(self._subs):
-            self._unsubscribe(topic)
+            await self._unsubscribe(topic)
 
 
 def _parse(raw: str) -> dict[str, Any]:
@@ -177,7 +201,7 @@ async def multiplexed_socket(websocket: WebSocket) -> None:
             while True:
                 await session.handle(await websocket.receive_text())
     finally:
-        session.close()
+        await session.close()
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await pump

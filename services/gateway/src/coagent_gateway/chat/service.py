@@ -13,6 +13,8 @@ from coagent_kit.auth import InternalIdentity
 from coagent_kit.errors import ServiceError
 
 CHAT = "chat"
+#: Room sequences are PostgreSQL ``BIGINT``s: no message can come after this one.
+MAX_SEQ = 2**63 - 1
 
 
 def display_name(user: User) -> str:
@@ -38,6 +40,9 @@ class ChatGateway:
         self, identity: InternalIdentity, room_id: str, since: int, limit: int
     ) -> list[dict[str, Any]]:
         """Messages after ``since`` as client frames, oldest first."""
+        if since >= MAX_SEQ:
+            # Nothing lies beyond the largest sequence (and the chat service cannot take it).
+            return []
         response = await self._services.request(
             CHAT,
             "GET",
