@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from coagent_gateway.chat.frames import event_text, frame_text
 from coagent_gateway.chat.live import Outbox, RoomHub
 
 
@@ -69,3 +70,19 @@ async def test_a_cancelled_wait_does_not_swallow_the_next_frame() -> None:
     await asyncio.sleep(0)
     outbox.offer("room:a", {"seq": 1})
     assert await asyncio.wait_for(outbox.next(), 1) == ("room:a", {"seq": 1})
+
+
+async def test_a_fanned_out_frame_is_encoded_once() -> None:
+    hub = RoomHub("nats://unused")
+    first, second = Outbox(), Outbox()
+    hub.join("a", first)
+    hub.join("a", second)
+    hub.publish("a", {"seq": 1, "content": "hi"})
+    one, two = await first.next(), await second.next()
+    assert one is not None
+    assert two is not None
+    assert one[1] is two[1]  # the same object, so its cached JSON is shared
+    assert frame_text(one[1]) == '{"seq":1,"content":"hi"}'
+    assert event_text("room:a", one[1]) == (
+        '{"op":"event","topic":"room:a","data":{"seq":1,"content":"hi"}}'
+    )

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisc
 
 from coagent_gateway.auth.dependencies import ACCESS_COOKIE, CurrentUser
 from coagent_gateway.auth.service import AuthService
+from coagent_gateway.chat.frames import frame_text
 from coagent_gateway.chat.live import REVOKED, Check, Outbox, RoomHub
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
@@ -135,7 +136,7 @@ async def _pump(
         seq = frame.get("seq")
         if isinstance(seq, int) and seq <= last_seq:
             continue  # already replayed
-        await websocket.send_json(frame)
+        await websocket.send_text(frame_text(frame))
         if isinstance(seq, int):
             last_seq = seq
     await websocket.close(code=SLOW_CONSUMER, reason="slow consumer: reconnect with ?since=<seq>")

@@ -6,6 +6,8 @@ client can merge them by ``seq``.
 
 from __future__ import annotations
 
+import json
+from functools import cached_property
 from typing import Any
 
 from coagent_contracts.chat import MessagePostedData
@@ -47,3 +49,24 @@ def from_chat_record(record: dict[str, Any]) -> dict[str, Any]:
             created_at=record["created_at"],
         )
     )
+
+
+class SharedFrame(dict[str, Any]):
+    """A frame fanned out to many sockets: encoded to JSON once, not once per socket."""
+
+    @cached_property
+    def text(self) -> str:
+        """The frame as compact JSON."""
+        return json.dumps(self, separators=(",", ":"))
+
+
+def frame_text(frame: dict[str, Any]) -> str:
+    """JSON of ``frame``, reusing a shared frame's encoding."""
+    if isinstance(frame, SharedFrame):
+        return frame.text
+    return json.dumps(frame, separators=(",", ":"))
+
+
+def event_text(topic: str, frame: dict[str, Any]) -> str:
+    """The multiplexed socket's ``event`` message around ``frame``, without re-encoding it."""
+    return f'{{"op":"event","topic":{json.dumps(topic)},"data":{frame_text(frame)}}}'

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.gateway import MembershipChangedV1
 from coagent_contracts.live import LIVE_ROOM_FILTER, room_live
-from coagent_gateway.chat.frames import message_frame
+from coagent_gateway.chat.frames import SharedFrame, message_frame
 from coagent_gateway.chat.presence import (
     REFRESH_S,
     TTL_S,
@@ -208,8 +208,9 @@ class RoomHub:
 
     def publish(self, room_id: str, frame: dict[str, Any]) -> None:
         """Hand ``frame`` to every listener of the room in this process."""
+        shared = SharedFrame(frame)
         for listener in list(self._rooms.get(room_id, ())):
-            listener.offer(frame)
+            listener.offer(shared)
 
     async def announce(self, room_id: str, frame: dict[str, Any]) -> None:
         """An ephemeral frame for the room's listeners in every gateway process (core NATS)."""

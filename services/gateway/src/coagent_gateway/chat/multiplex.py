@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from coagent_gateway.chat.endpoints import SLOW_CONSUMER, access_check, handshake_user
+from coagent_gateway.chat.frames import event_text
 from coagent_gateway.chat.live import REVOKED, Listener, Outbox, RoomHub
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
@@ -158,7 +159,8 @@ class MuxSession:
             if seq <= self._last_seq.get(topic, 0):
                 return
             self._last_seq[topic] = seq
-        await self.send({"op": "event", "topic": topic, "data": frame})
+        async with self._send_lock:
+            await self._ws.send_text(event_text(topic, frame))
 
     async def close(self) -> None:
         """Drop every subscription."""
