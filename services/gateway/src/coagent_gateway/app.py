@@ -46,6 +46,7 @@ from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
+from coagent_gateway.routing.endpoints import owned_routes_router
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
 from coagent_gateway.users.service import UserPorts
@@ -110,6 +111,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.chat = ChatGateway(services, MembershipRoomGuard(app.state.rooms))
     app.include_router(chat_router)
     app.include_router(multiplex_router)
+    app.state.services = services
+    app.include_router(owned_routes_router())
     if cfg.web_dir:
         app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
     return app

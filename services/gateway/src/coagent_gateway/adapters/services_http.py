@@ -14,7 +14,7 @@ import structlog
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
-from coagent_kit.errors import DependencyUnavailable
+from coagent_kit.errors import BadRequest, DependencyUnavailable
 from coagent_kit.tracing import tracer_provider
 
 #: Connecting is quick on a healthy network; answers may take longer (LLM-backed routes).
@@ -81,14 +81,17 @@ class ServiceClient:
         quiet for a long time; connecting still fails fast.
         """
         token = sign_identity(self._secret, self._with_request_id(identity), audience=service)
-        request = self._http.build_request(
-            method,
-            f"{self._urls[service].rstrip('/')}{path}",
-            params=params,
-            headers={**(headers or {}), HEADER: token},
-            content=content,
-            timeout=httpx.Timeout(None, connect=TIMEOUT.connect),
-        )
+        try:
+            request = self._http.build_request(
+                method,
+                f"{self._urls[service].rstrip('/')}{path}",
+                params=params,
+                headers={**(headers or {}), HEADER: token},
+                content=content,
+                timeout=httpx.Timeout(None, connect=TIMEOUT.connect),
+            )
+        except httpx.InvalidURL as exc:
+            raise BadRequest(f"Cannot forward this path: {exc}", code="invalid_path") from exc
         try:
             return await self._http.send(request, stream=True)
         except httpx.TransportError as exc:

@@ -1,0 +1,110 @@
+"""Public routes owned by other services: authorised here, then forwarded unchanged.
+
+Each service serves the same public path internally, behind the signed identity the gateway
+sends. Room-scoped routes are opened by course membership like every room; the rest need an
+authenticated user and leave finer decisions (ownership of a workflow, a trigger, an agent) to
+the owning service, which receives the caller's platform role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from coagent_gateway.auth.dependencies import CurrentUser
+from coagent_gateway.policy import Action
+from coagent_gateway.routing.forward import forward
+from coagent_kit.auth import InternalIdentity
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A public route family and the service that owns it."""
+
+    path: str
+    service: str
+    tag: str
+    #: For room-scoped routes: the action a write needs (reads need ``ROOM_READ``).
+    room_write: Action | None = None
+
+
+OWNED: tuple[Owned, ...] = (
+    Owned("/api/v1/workflows", "workflow-engine", "workflows"),
+    Owned("/api/v1/workflows/{rest:path}", "workflow-engine", "workflows"),
+    Owned("/api/v1/agents/{rest:path}", "workflow-engine", "agents"),
+    Owned("/api/v1/agent-config/{rest:path}", "workflow-engine", "agents"),
+    Owned("/api/v1/agent-types", "workflow-engine", "agents"),
+    Owned("/api/v1/agent-types/{rest:path}", "workflow-engine", "agents"),
+    Owned("/api/v1/threads", "workflow-engine", "agents"),
+    Owned("/api/v1/threads/{rest:path}", "workflow-engine", "agents"),
+    Owned("/api/v1/users/keys", "workflow-engine", "llm-keys"),
+    Owned("/api/v1/users/keys/{rest:path}", "workflow-engine", "llm-keys"),
+    Owned("/api/v1/triggers", "trigger", "triggers"),
+    Owned("/api/v1/triggers/{rest:path}", "trigger", "triggers"),
+    Owned("/api/v1/rooms/{room_id}/workflow", "workflow-engine", "workflows", Action.ROOM_UPDATE),
+    Owned("/api/v1/rooms/{room_id}/agents", "workflow-engine", "agents", Action.ROOM_MANAGE_AGENTS),
+    Owned(
+        "/api/v1/rooms/{room_id}/agents/{rest:path}",
+        "workflow-engine",
+        "agents",
+        Action.ROOM_MANAGE_AGENTS,
+    ),
+    Owned("/api/v1/workspaces/{room_id}/artifacts", "chat", "artifacts", Action.ROOM_CHAT),
+    Owned("/api/v1/graph/{room_id}", "graphrag-query", "graph", Action.ROOM_READ),
+    Owned("/api/v1/graph/{room_id}/{rest:path}", "graphrag-query", "graph", Action.ROOM_CHAT),
+)
+
+
+def _target_service(owned: Owned, request: Request) -> str:
+    # Building a room's graph is ingest's job; every other graph route only reads.
+    if owned.tag == "graph" and request.url.path.rstrip("/").endswith("/build"):
+        return "graphrag-ingest"
+    return owned.service
+
+
+Endpoint = Callable[..., Awaitable[StreamingResponse]]
+
+
+def _endpoint(owned: Owned) -> Endpoint:
+    async def forward_owned(request: Request, user: CurrentUser) -> StreamingResponse:
+        role: str | None = None
+        room_id = request.path_params.get("room_id")
+        if owned.room_write is not None and isinstance(room_id, str):
+            action = Action.ROOM_READ if request.method in READ_METHODS else owned.room_write
+            role = (await request.app.state.room_access(user, room_id, action)).role
+        identity = InternalIdentity(
+            user_id=user.id, platform_role=user.platform_role.value, resource_role=role
+        )
+        # Re-encode the decoded path: ids may hold any character, and the upstream URL must be
+        # exactly the path the client asked for.
+        path = quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
+        return await forward(
+            request, request.app.state.services, _target_service(owned, request), path, identity
+        )
+
+    return forward_owned
+
+
+def owned_routes_router() -> APIRouter:
+    """Every forwarded route family (documented in the OpenAPI under its tag)."""
+    router = APIRouter()
+    for index, owned in enumerate(OWNED):
+        endpoint = _endpoint(owned)
+        for method in METHODS:  # one route per method: each gets its own operation id
+            router.add_api_route(
+                owned.path,
+                endpoint,
+                methods=[method],
+                tags=[owned.tag],
+                name=f"forward_{owned.tag}_{index}_{method.lower()}",
+                summary=f"Forwarded to the {owned.service} service",
+                response_model=None,
+            )
+    return router
