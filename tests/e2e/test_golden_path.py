@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from coagent_cli.fleet import Fleet
 
@@ -173,3 +174,25 @@ def test_multiplexed_socket_resumes_each_room_from_its_seq(
     seqs = asyncio.run(run())
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == 3
+
+
+def test_socket_refuses_pages_from_other_origins(fleet: Fleet, classroom: dict[str, str]) -> None:
+    """F29: a valid cookie sent by another site's page does not open the room."""
+    with httpx.Client(base_url=fleet.gateway_url, timeout=10) as client:
+        _login(client, classroom["username"], "student-pass-1")
+        cookie = _cookie_header(client)
+
+    async def attempt(origin: str) -> int | None:
+        url = _ws_url(fleet, f"/api/v1/chat/ws/{classroom['room_id']}")
+        headers = {"Cookie": cookie, "Origin": origin}
+        async with connect(url, additional_headers=headers) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), 2)
+            except TimeoutError:
+                return None  # still open: accepted
+            except ConnectionClosed:
+                return ws.close_code
+            return None  # a frame arrived: accepted
+
+    assert asyncio.run(attempt("https://evil.example")) == 4403
+    assert asyncio.run(attempt(fleet.gateway_url)) is None

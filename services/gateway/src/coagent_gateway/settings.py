@@ -33,6 +33,8 @@ class GatewaySettings(ServiceSettings):
     web_dir: str | None = None
     #: Mark session cookies Secure (set it when the gateway is served over HTTPS).
     secure_cookies: bool = False
+    #: Browser origins, besides the gateway's own, whose pages may open WebSockets here.
+    allowed_origins: list[str] = []
     #: The fleet's data directory (``COAGENT_DATA_DIR``).
     data_dir: str = ".data"
     #: Uploaded media (avatars); defaults to ``<data_dir>/media``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 
@@ -88,11 +89,27 @@ def access_check(chat: ChatGateway, user: User, room_id: str, action: Action) ->
 
 
 async def handshake_user(websocket: WebSocket, auth: AuthService) -> User:
-    """The user of a WebSocket handshake: the access cookie, else ``?token=``."""
+    """The user of a WebSocket handshake: the access cookie, else ``?token=``.
+
+    A browser page from another origin is refused even with a valid cookie: that would be
+    cross-site WebSocket hijacking.
+    """
+    if not _origin_allowed(websocket):
+        raise ServiceError("Origin not allowed", code="origin_not_allowed", status=403)
     token = websocket.cookies.get(ACCESS_COOKIE) or websocket.query_params.get("token")
     if not token:
         raise ServiceError("Not authenticated", code="not_authenticated", status=401)
     return await auth.authenticate(token)
+
+
+def _origin_allowed(websocket: WebSocket) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True  # not a browser: programs authenticate with their own credentials
+    if urlsplit(origin).netloc == websocket.headers.get("host"):
+        return True
+    allowed: list[str] = getattr(websocket.app.state.settings, "allowed_origins", [])
+    return origin.rstrip("/") in {o.rstrip("/") for o in allowed}
 
 
 async def _receive(
