@@ -8,13 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import ClassVar, Protocol, Self
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.envelope import Event
 from coagent_kit.outbox import add_event, claim_event
+
+
+class UnitOfWorkPort(Protocol):
+    """What every service's unit-of-work port shares; services add their repositories."""
+
+    async def publish(self, event: Event) -> None:
+        """Queue ``event``; it is sent only if the transaction commits."""
+        ...
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        """False if ``consumer`` already applied ``event_id`` (a redelivery)."""
+        ...
+
+    async def commit(self) -> None:
+        """Make everything done in this unit durable; otherwise it is rolled back on exit."""
+        ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class SqlUnitOfWork:

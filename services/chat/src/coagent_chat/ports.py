@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from coagent_chat.domain import Message, NewMessage
-from coagent_contracts.envelope import Event
+from coagent_kit.unit_of_work import UnitOfWorkPort
 
 
 class MessageRepository(Protocol):
@@ -22,34 +21,13 @@ class MessageRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: state changes, the events they cause and the consumed-event marks."""
 
     @property
     def messages(self) -> MessageRepository:
         """The room history inside this transaction."""
         ...
-
-    async def publish(self, event: Event) -> None:
-        """Queue ``event``; it is sent only if the transaction commits."""
-        ...
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        """False if ``consumer`` already applied ``event_id`` (a redelivery)."""
-        ...
-
-    async def commit(self) -> None:
-        """Make everything done in this unit durable; otherwise it is rolled back on exit."""
-        ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

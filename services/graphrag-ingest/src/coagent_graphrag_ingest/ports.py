@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from coagent_contracts.envelope import Event
 from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+from coagent_kit.unit_of_work import UnitOfWorkPort
 
 
 class IngestJobRepository(Protocol):
@@ -22,7 +21,7 @@ class IngestJobRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: job changes and the events they cause."""
 
     # A read-only property rather than an attribute: a mutable protocol attribute would be
@@ -31,23 +30,6 @@ class UnitOfWork(Protocol):
     def jobs(self) -> IngestJobRepository:
         """The jobs, as seen inside this transaction."""
         ...
-
-    async def publish(self, event: Event) -> None:
-        """Queue ``event``; it is sent only if the transaction commits."""
-        ...
-
-    async def commit(self) -> None:
-        """Make everything done in this unit durable; otherwise it is rolled back on exit."""
-        ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

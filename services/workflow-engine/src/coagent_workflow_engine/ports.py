@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from coagent_contracts.envelope import Event
+from coagent_kit.unit_of_work import UnitOfWorkPort
 from coagent_workflow_engine.domain import Run
 
 
@@ -26,7 +25,7 @@ class RunRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: state changes, the events they cause and the consumed-event marks."""
 
     # A read-only property rather than an attribute: protocol attributes are invariant, so an
@@ -35,27 +34,6 @@ class UnitOfWork(Protocol):
     def runs(self) -> RunRepository:
         """Runs, read and written inside this unit."""
         ...
-
-    async def publish(self, event: Event) -> None:
-        """Queue ``event``; it is sent only if the transaction commits."""
-        ...
-
-    async def claim(self, consumer: str, event_id: str) -> bool:
-        """False if ``consumer`` already applied ``event_id`` (a redelivery)."""
-        ...
-
-    async def commit(self) -> None:
-        """Make everything done in this unit durable; otherwise it is rolled back on exit."""
-        ...
-
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
