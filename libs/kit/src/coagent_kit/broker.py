@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 import nats
 from faststream import AckPolicy
@@ -30,6 +31,9 @@ log = get_logger(__name__)
 
 EventT = TypeVar("EventT", bound=Event)
 EventHandler = Callable[[EventT], Awaitable[None]]
+
+#: What each broker consumes, recorded by :func:`subscribe_event` for the AsyncAPI documents.
+_CONSUMED: WeakKeyDictionary[NatsBroker, list[tuple[str, type[Event]]]] = WeakKeyDictionary()
 
 DEAD_LETTERS = Counter(
     "coagent_dead_letters_total",
@@ -127,6 +131,11 @@ async def publish_event(
     )
 
 
+def consumed_events(broker: NatsBroker) -> list[tuple[str, type[Event]]]:
+    """(durable consumer name, event class) of every :func:`subscribe_event` on ``broker``."""
+    return list(_CONSUMED.get(broker, []))
+
+
 def consumer_config(
     durable: str, ack_wait_s: float = 30.0, max_ack_pending: int = 64
 ) -> ConsumerConfig:
@@ -154,6 +163,7 @@ def subscribe_event(
     fix it); an exception in ``handler`` is treated as transient and redelivered with backoff.
     """
     subject = filter_subject or event_type.FILTER
+    _CONSUMED.setdefault(broker, []).append((durable, event_type))
     # A filter's wildcards stand for id tokens; any concrete stand-in lands in the same stream.
     stream = stream_for_subject(subject.replace("*", "x").replace(">", "x"))
 

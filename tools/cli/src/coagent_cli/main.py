@@ -17,6 +17,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 from rich.console import Console
 
+from coagent_cli import asyncapi
 from coagent_cli.fleet import SERVICES, Fleet, FleetConfig, FleetError, service_pids
 from coagent_cli.stack import EmbeddedStack, StackError
 from coagent_cli.up import (
@@ -160,5 +161,10 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start the embedded stack and the six services (foreground)")
     sub.add_parser("status", help="show what runs and whether the fleet is healthy")
+    sub.add_parser("docs", help="regenerate the AsyncAPI documents under docs/events/")
     args = parser.parse_args(argv)
+    if args.command == "docs":
+        for path in asyncapi.write():
+            console.print(f"  wrote {path}")
+        sys.exit(0)
     sys.exit(up() if args.command == "up" else status())
