@@ -12,7 +12,9 @@ import nats
 import pytest
 from redis.asyncio import Redis
 
+from coagent_contracts.chat import ArtifactChangedData, ArtifactChangedV1
 from coagent_contracts.gateway import MembershipChangedData, MembershipChangedV1
+from coagent_contracts.workflow import RunStartedData, RunStartedV1
 from coagent_gateway.chat.live import REVOKED, Outbox, RoomHub
 from coagent_gateway.chat.presence import (
     PresenceEntry,
@@ -20,7 +22,7 @@ from coagent_gateway.chat.presence import (
     RedisTypingLimiter,
     typing_frame,
 )
-from coagent_kit.broker import ensure_streams
+from coagent_kit.broker import create_broker, ensure_streams, publish_event, start_broker
 
 pytestmark = pytest.mark.integration
 
@@ -117,3 +119,45 @@ async def test_a_removal_event_revokes_the_socket_on_another_process(
         await nc.close()
     assert await asyncio.wait_for(outbox.next(), 5) == (f"room:{room}", REVOKED)
     assert listener.revoked
+
+
+async def test_artifact_and_run_events_reach_the_rooms_sockets(
+    hubs: tuple[RoomHub, RoomHub], nats_url: str
+) -> None:
+    room_id = f"room-{uuid.uuid4().hex[:10]}"
+    outbox = Outbox()
+    hubs[1].join(room_id, outbox)
+    broker = create_broker(nats_url, "test-producer")
+    await start_broker(broker, nats_url, 5.0)
+    try:
+        await publish_event(
+            broker,
+            ArtifactChangedV1(
+                producer="chat",
+                data=ArtifactChangedData(
+                    artifact_id="a1",
+                    room_id=room_id,
+                    artifact_type="doc",
+                    title="Notes",
+                    content={},
+                    version=2,
+                    changed_by="u1",
+                ),
+            ),
+        )
+        await publish_event(
+            broker,
+            RunStartedV1(
+                producer="workflow-engine",
+                data=RunStartedData(
+                    run_id=uuid.uuid4().hex, workflow_id="wf", workflow_version=1, room_id=room_id
+                ),
+            ),
+        )
+        artifact = await _next_of(outbox, "artifact_update")
+        trace = await _next_of(outbox, "workflow_trace")
+    finally:
+        await broker.stop()
+    assert artifact["artifact"]["id"] == "a1"
+    assert artifact["artifact"]["version"] == 2
+    assert trace["event_type"] == "run_started"

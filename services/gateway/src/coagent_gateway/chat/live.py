@@ -41,6 +41,7 @@ from coagent_gateway.chat.presence import (
     presence_frame,
     typing_frame,
 )
+from coagent_gateway.chat.traces import TRACE_FILTERS, room_frame
 from coagent_kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -148,6 +149,7 @@ class RoomHub:
         for subject, callback in (
             (MessagePostedV1.FILTER, self._on_message),
             (MembershipChangedV1.FILTER, self._on_membership),
+            *((subject, self._on_room_event) for subject in TRACE_FILTERS),
         ):
             await js.subscribe(
                 subject, cb=callback, ordered_consumer=True, deliver_policy=DeliverPolicy.NEW
@@ -302,6 +304,11 @@ class RoomHub:
         if event.data.change == "removed":
             # Off the delivery callback: the re-checks hit the database.
             self._spawn(self.membership_removed(event.data.room_id, event.data.user_id))
+
+    async def _on_room_event(self, msg: Msg) -> None:
+        translated = room_frame(msg.data)
+        if translated is not None:
+            self.publish(*translated)
 
     async def _on_live(self, msg: Msg) -> None:
         room_id = msg.subject.rsplit(".", 1)[-1]
