@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +14,7 @@ import nats
 import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
 from coagent_contracts.graphrag import IngestCompletedData, IngestCompletedV1
@@ -40,6 +42,20 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float 
         await asyncio.sleep(0.05)
 
 
+async def fresh_consumer(nats_url: str, stream: str, durable: str) -> None:
+    """Start each test with a new durable consumer.
+
+    Messages an earlier test's app fetched but did not settle before it stopped would otherwise
+    hold the ack floor back for a whole ack wait (30 s), and the probes below read the ack floor.
+    """
+    nc = await nats.connect(nats_url)
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_consumer(stream, durable)
+    finally:
+        await nc.close()
+
+
 @pytest.fixture
 async def app(nats_url: str, redis_url: str, graph_url: str) -> AsyncIterator[FastAPI]:
     settings = GraphragQuerySettings(
@@ -49,6 +65,7 @@ async def app(nats_url: str, redis_url: str, graph_url: str) -> AsyncIterator[Fa
         graph_url=graph_url,
         internal_token_secret=SecretStr(SECRET),
     )
+    await fresh_consumer(nats_url, GRAPHRAG.name, BUILD_STATUS_CONSUMER)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
