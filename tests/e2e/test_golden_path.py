@@ -196,3 +196,26 @@ def test_socket_refuses_pages_from_other_origins(fleet: Fleet, classroom: dict[s
 
     assert asyncio.run(attempt("https://evil.example")) == 4403
     assert asyncio.run(attempt(fleet.gateway_url)) is None
+
+
+def test_table_browser_is_super_admin_only_and_hides_secrets(
+    fleet: Fleet, classroom: dict[str, str]
+) -> None:
+    """F13: the raw browser is for super admins, lists no secrets and answers errors cleanly."""
+    with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
+        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        tables = admin.get("/api/v1/admin/db/tables").json()
+        assert {"users", "courses", "rooms", "audit_log"} <= set(tables)
+        users = admin.get("/api/v1/admin/db/tables/users", params={"limit": 1000}).json()
+        assert any(u["username"] == classroom["username"] for u in users)
+        assert all("hashed_password" not in u for u in users)
+        found = admin.get(
+            "/api/v1/admin/db/tables/users", params={"search": classroom["username"]}
+        ).json()
+        assert [u["username"] for u in found] == [classroom["username"]]
+        missing = admin.get("/api/v1/admin/db/tables/refresh_tokens")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "table_not_found"
+    with httpx.Client(base_url=fleet.gateway_url, timeout=10) as student:
+        _login(student, classroom["username"], "student-pass-1")
+        assert student.get("/api/v1/admin/db/tables").status_code == 403

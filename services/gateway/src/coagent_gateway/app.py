@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from coagent_gateway.adapters.admin_postgres import PostgresTableBrowser
 from coagent_gateway.adapters.auth_postgres import (
     PostgresAccountStore,
     PostgresAuditLog,
@@ -34,6 +35,7 @@ from coagent_gateway.adapters.users_postgres import (
 from coagent_gateway.adapters.users_postgres import (
     PostgresUserDirectory as PostgresUsers,
 )
+from coagent_gateway.admin.endpoints import router as admin_router
 from coagent_gateway.auth.endpoints import router as auth_router
 from coagent_gateway.auth.service import AuthPorts, AuthService
 from coagent_gateway.auth.tokens import AccessTokenCodec
@@ -112,6 +114,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(chat_router)
     app.include_router(multiplex_router)
     app.state.services = services
+    app.state.table_browser = PostgresTableBrowser(sessions)
+    app.include_router(admin_router)
     app.include_router(owned_routes_router())
     if cfg.web_dir:
         app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET

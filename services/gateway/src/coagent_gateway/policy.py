@@ -39,6 +39,7 @@ class Action(StrEnum):
     USER_DELETE = "user.delete"
     USER_IMPERSONATE = "user.impersonate"
     AUDIT_READ = "audit.read"
+    ADMIN_DB_READ = "admin.db.read"
     ORG_CREATE = "organization.create"
     ORG_READ = "organization.read"
     ORG_MANAGE = "organization.manage"
@@ -128,6 +129,8 @@ RULES: dict[Action, Rule] = {
     Action.USER_DELETE: lambda u, r: not _is_self(u, r) and _manages_user(u, r),
     Action.USER_IMPERSONATE: lambda u, r: False,
     Action.AUDIT_READ: lambda u, r: False,
+    # The raw table browser shows every row of identity data: super admins only (F13).
+    Action.ADMIN_DB_READ: lambda u, r: False,
     Action.ORG_CREATE: lambda u, r: u.platform_role is not PlatformRole.GUEST,
     Action.ORG_READ: lambda u, r: r.membership is not None,
     Action.ORG_MANAGE: lambda u, r: r.membership in ORG_MANAGERS,
@@ -153,6 +156,7 @@ RULES: dict[Action, Rule] = {
 
 #: Actions a platform admin may take on anything (user actions have their own admin rules).
 ADMIN_OVERRIDES = frozenset(RULES) - {
+    Action.ADMIN_DB_READ,
     Action.USER_CREATE,
     Action.USER_UPDATE,
     Action.USER_SET_ROLE,
