@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator
 
 import httpx
 import nats
 import pytest
 from fastapi import FastAPI
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 from pydantic import SecretStr
 
+from coagent_cli.testing import eventually, fresh_consumer
 from coagent_contracts.graphrag import IngestCompletedData, IngestCompletedV1
 from coagent_contracts.streams import GRAPHRAG
 from coagent_graphrag_query.app import create_app
@@ -27,33 +23,6 @@ from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 pytestmark = pytest.mark.integration
 
 SECRET = "integration-internal-secret-32-bytes"
-T = TypeVar("T")
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0) -> T:
-    """Poll ``probe`` until it returns something truthy; fail clearly at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
-        await asyncio.sleep(0.05)
-
-
-async def fresh_consumer(nats_url: str, stream: str, durable: str) -> None:
-    """Start each test with a new durable consumer.
-
-    Messages an earlier test's app fetched but did not settle before it stopped would otherwise
-    hold the ack floor back for a whole ack wait (30 s), and the probes below read the ack floor.
-    """
-    nc = await nats.connect(nats_url)
-    try:
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().delete_consumer(stream, durable)
-    finally:
-        await nc.close()
 
 
 @pytest.fixture

@@ -6,20 +6,28 @@ on free loopback ports and in a temporary data directory deleted at the end.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
+import nats
 import pytest
+from nats.js.errors import NotFoundError
 
 from coagent_cli.fleet import SERVICES, Fleet, FleetConfig
 from coagent_cli.stack import EmbeddedStack, StackConfig, free_port
 from coagent_cli.up import bootstrap_admin, prepare_databases
 from coagent_kit.db import find_migrations, upgrade_database
+
+T = TypeVar("T")
 
 
 def ephemeral_stack_config(data_dir: Path) -> StackConfig:
@@ -114,3 +122,29 @@ def running_fleet(admin_email: str, admin_password: str) -> Iterator[Fleet]:
             else:
                 os.environ[key] = value
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail clearly at the deadline."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s}s")
+        await asyncio.sleep(0.05)
+
+
+async def fresh_consumer(nats_url: str, stream: str, durable: str) -> None:
+    """Delete a durable consumer so the next app starts it anew.
+
+    Messages an earlier app fetched but did not settle before it stopped would otherwise hold
+    the consumer's ack floor back for a whole ack wait (30 s).
+    """
+    nc = await nats.connect(nats_url)
+    try:
+        with contextlib.suppress(NotFoundError):
+            await nc.jetstream().delete_consumer(stream, durable)
+    finally:
+        await nc.close()
