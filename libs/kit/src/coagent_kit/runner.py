@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic import ValidationError
 from coagent_kit.broker import BrokerUnavailable, ensure_streams
 from coagent_kit.db import DatabaseUnavailable, upgrade_database
 from coagent_kit.logging import get_logger, setup_logging
+from coagent_kit.net import bind_error
 from coagent_kit.settings import ConfigurationError, ServiceSettings
 from coagent_kit.tracing import setup_tracing
 
@@ -55,12 +55,9 @@ def load_settings(settings_cls: type[S]) -> S:
 
 def check_port_free(host: str, port: int) -> None:
     """Raise :class:`StartupError` if ``host:port`` cannot be bound."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    error = bind_error(host, port)
+    if error is not None:
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror}") from error
 
 
 def run_service(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from coagent_cli.stack import EmbeddedStack, StackConfig, StackError
 from coagent_gateway.app import bootstrap_admin_standalone
 from coagent_gateway.settings import GatewaySettings
 from coagent_kit.db import find_migrations, upgrade_database
+from coagent_kit.net import bind_error
 
 
 def data_dir_from(env: Mapping[str, str]) -> Path:
@@ -40,15 +40,11 @@ def check_service_ports(config: FleetConfig) -> None:
     """Fail before starting anything if a service port is taken."""
     for spec in SERVICES:
         port = config.port(spec)
-        with socket.socket() as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                sock.bind((config.host, port))
-            except OSError:
-                raise FleetError(
-                    f"port {port} ({spec.name}) is already in use on {config.host}; "
-                    f"set {spec.port_variable()}"
-                ) from None
+        if bind_error(config.host, port) is not None:
+            raise FleetError(
+                f"port {port} ({spec.name}) is already in use on {config.host}; "
+                f"set {spec.port_variable()}"
+            )
 
 
 def prepare_databases(stack: EmbeddedStack) -> dict[str, str]:

@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from coagent_kit.net import bind_error
+
 
 class StackError(RuntimeError):
     """A problem starting or running the embedded stack, told in one line that names the cause.
@@ -94,15 +96,9 @@ def check_ports_free(config: StackConfig) -> None:
 
 
 def _port_is_free(host: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        # The servers bind with SO_REUSEADDR, so a port held only by TIME_WAIT connections is free
-        # for them; mirror that here or a quick restart would be refused for no reason.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return False
-            raise StackError(f"cannot bind {host}:{port}: {exc.strerror}") from exc
-    return True
+    error = bind_error(host, port)
+    if error is None:
+        return True
+    if error.errno == errno.EADDRINUSE:
+        return False
+    raise StackError(f"cannot bind {host}:{port}: {error.strerror}") from error
