@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
+from coagent_cli.testing import eventually
 from coagent_contracts.chat import MessagePostedV1, message_posted_subject
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 from coagent_kit.broker import event_headers
@@ -66,17 +66,6 @@ async def publish(nc: NatsClient, event: MessagePostedV1) -> None:
     )
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll ``probe`` until it returns something truthy, or fail after ``DEADLINE_S``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE_S
-    while (result := await probe()) is None or result is False:
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return result
-
-
 async def test_readiness_checks_postgres_and_nats(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
@@ -96,7 +85,7 @@ async def test_posted_messages_reach_the_projection_through_jetstream(
         body: dict[str, Any] = response.json()
         return body if response.status_code == 200 and body["message_count"] >= 2 else None
 
-    body = await eventually(counted_both, "both messages in the projection")
+    body = await eventually(counted_both, "both messages in the projection", timeout_s=DEADLINE_S)
     assert body["last_seq"] == 2
     assert body["message_count"] == 2
 
@@ -112,14 +101,14 @@ async def test_an_invalid_message_is_terminated_and_the_consumer_goes_on(
         response = await client.get(f"/internal/rooms/{room}/activity")
         return response.status_code == 200
 
-    await eventually(applied, "the valid message after the invalid one")
+    await eventually(applied, "the valid message after the invalid one", timeout_s=DEADLINE_S)
 
     async def nothing_pending() -> bool:
         info = await nc.jetstream().consumer_info("CHAT", ROOM_ACTIVITY_CONSUMER)
         return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
     # Terminated, not left to be redelivered until max_deliver.
-    await eventually(nothing_pending, "the consumer to have nothing pending")
+    await eventually(nothing_pending, "the consumer to have nothing pending", timeout_s=DEADLINE_S)
 
 
 async def test_unknown_room_is_404_through_the_real_app(client: httpx.AsyncClient) -> None:

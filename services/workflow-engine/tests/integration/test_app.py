@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from coagent_cli.testing import eventually
 from coagent_contracts.trigger import TriggerFiredV1, trigger_fired_subject
 from coagent_contracts.workflow import RunQueuedV1
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
@@ -79,17 +80,6 @@ async def publish(nc: NatsClient, event: TriggerFiredV1, msg_id: str | None = No
     await nc.jetstream().publish(event.subject, event.model_dump_json().encode(), headers=headers)
 
 
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll ``probe`` until it returns something truthy, or fail after ``DEADLINE_S``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + DEADLINE_S
-    while not (result := await probe()):
-        if loop.time() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return result
-
-
 async def test_readiness_checks_postgres_and_nats(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200
@@ -115,7 +105,7 @@ async def test_a_firing_becomes_one_run_and_one_relayed_event(
         body: list[dict[str, Any]] = response.json()
         return body
 
-    [run] = await eventually(listed, "the run of the firing")
+    [run] = await eventually(listed, "the run of the firing", timeout_s=DEADLINE_S)
     assert run["trigger"]["firing_key"] == firing.data.firing_key
     assert run["status"] == "queued"
 
@@ -133,7 +123,7 @@ async def test_a_firing_becomes_one_run_and_one_relayed_event(
         info = await nc.jetstream().consumer_info("TRIGGER", FIRINGS_CONSUMER)
         return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
-    await eventually(settled, "the firings consumer to settle")
+    await eventually(settled, "the firings consumer to settle", timeout_s=DEADLINE_S)
     response = await client.get(f"/internal/workflows/{workflow}/runs")
     assert len(response.json()) == 1
     detail = await client.get(f"/internal/workflows/{workflow}/runs/{run['id']}")
@@ -151,14 +141,14 @@ async def test_an_invalid_firing_is_terminated_and_the_consumer_goes_on(
         response = await client.get(f"/internal/workflows/{workflow}/runs")
         return len(response.json()) == 1
 
-    await eventually(listed, "the valid firing after the invalid one")
+    await eventually(listed, "the valid firing after the invalid one", timeout_s=DEADLINE_S)
 
     async def nothing_pending() -> bool:
         info = await nc.jetstream().consumer_info("TRIGGER", FIRINGS_CONSUMER)
         return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
     # Terminated, not left to be redelivered until max_deliver.
-    await eventually(nothing_pending, "the consumer to have nothing pending")
+    await eventually(nothing_pending, "the consumer to have nothing pending", timeout_s=DEADLINE_S)
 
 
 async def test_unknown_run_is_404_through_the_real_app(

@@ -124,7 +124,9 @@ def running_fleet(admin_email: str, admin_password: str) -> Iterator[Fleet]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float = 20.0) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str = "condition", timeout_s: float = 20.0
+) -> T:
     """Poll ``probe`` until it returns something truthy; fail clearly at the deadline."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -132,7 +134,7 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], timeout_s: float 
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s}s")
+            raise AssertionError(f"{what} not met within {timeout_s}s")
         await asyncio.sleep(0.05)
 
 
