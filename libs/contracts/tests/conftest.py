@@ -24,6 +24,8 @@ from coagent_contracts import (
     MembershipChangedV1,
     MessagePostedData,
     MessagePostedV1,
+    MessagesErasedData,
+    MessagesErasedV1,
     NodeFinishedData,
     NodeFinishedV1,
     RoomActivityRecordedData,
@@ -79,6 +81,12 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
         **_envelope("gateway"),
         data=MembershipChangedData(
             room_id=ROOM_ID, user_id=USER_ID, change="added", role="member", course_id="c-101"
+        ),
+    ),
+    MessagesErasedV1: lambda: MessagesErasedV1(
+        **_envelope("chat"),
+        data=MessagesErasedData(
+            room_id=ROOM_ID, message_ids=(MESSAGE_ID,), seqs=(42,), reason="forgotten"
         ),
     ),
     MessagePostedV1: lambda: MessagePostedV1(

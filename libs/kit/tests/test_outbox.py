@@ -13,7 +13,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coagent_contracts.chat import MessagePostedV1
@@ -22,6 +22,7 @@ from coagent_kit.broker import create_broker, start_broker
 from coagent_kit.db import create_engine, new_metadata, session_factory
 from coagent_kit.outbox import (
     PUBLISHED_RETENTION,
+    RELAY_LOCK_KEY,
     OutboxRelay,
     add_event,
     claim_event,
@@ -178,6 +179,47 @@ async def test_events_of_one_transaction_are_published_in_order(
     finally:
         await sub.unsubscribe()
     assert [h["Nats-Msg-Id"] for h in received] == [e.event_id for e in events]
+
+
+async def test_events_are_published_in_insertion_order_not_transaction_start(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    # The earlier transaction writes its event last: insertion (and commit) order wins.
+    late = make_posted(content="begun first, written second")
+    early = make_posted(room_id=late.data.room_id, content="begun second, written first")
+    async with sessions() as slow, slow.begin():
+        await slow.execute(text("select 1"))  # fixes this transaction's now()
+        await asyncio.sleep(0.01)
+        async with sessions() as quick, quick.begin():
+            await add_event(quick, OUTBOX, early)
+        await add_event(slow, OUTBOX, late)
+    assert await OutboxRelay(engine, OUTBOX, broker).relay_batch() == 2
+
+    sub = await js.subscribe(late.subject, ordered_consumer=True)
+    try:
+        received = [(await sub.next_msg(timeout=5)).headers or {} for _ in range(2)]
+    finally:
+        await sub.unsubscribe()
+    assert [h["Nats-Msg-Id"] for h in received] == [early.event_id, late.event_id]
+
+
+async def test_only_one_relay_publishes_at_a_time(
+    sessions: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    broker: NatsBroker,
+    make_posted: MakePosted,
+) -> None:
+    async with sessions() as session, session.begin():
+        await add_event(session, OUTBOX, make_posted())
+    relay = OutboxRelay(engine, OUTBOX, broker)
+    async with engine.begin() as other_replica:
+        await other_replica.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
+        assert await relay.relay_batch() == 0
+    assert await relay.relay_batch() == 1
 
 
 async def test_background_relay_publishes_after_wake(

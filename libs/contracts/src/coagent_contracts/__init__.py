@@ -14,6 +14,8 @@ from coagent_contracts.chat import (
     ChatEvent,
     MessagePostedData,
     MessagePostedV1,
+    MessagesErasedData,
+    MessagesErasedV1,
     RoomActivityRecordedData,
     RoomActivityRecordedV1,
 )
@@ -135,6 +137,8 @@ __all__ = [
     "MembershipChangedV1",
     "MessagePostedData",
     "MessagePostedV1",
+    "MessagesErasedData",
+    "MessagesErasedV1",
     "NodeFinishedData",
     "NodeFinishedV1",
     "RoomActivityRecordedData",

@@ -6,12 +6,17 @@ with ``live.``, which no stream captures (checked by the tests against ``ALL_STR
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
 from coagent_contracts.subjects import join_subject
 
 __all__ = [
     "LIVE_FILTER",
     "LIVE_ROOM_FILTER",
     "LIVE_RUN_FILTER",
+    "MessageDeltaFrame",
     "room_live",
     "run_live",
 ]
@@ -32,3 +37,23 @@ def room_live(room_id: str) -> str:
 def run_live(run_id: str) -> str:
     """Core-NATS subject for a run's live frames (token deltas, progress): ``live.run.<run_id>``."""
     return join_subject("live", "run", run_id)
+
+
+class MessageDeltaFrame(BaseModel):
+    """One chunk of an agent reply while it streams (on ``live.room.<room_id>``).
+
+    Clients append ``delta`` to the bubble keyed by ``stream_id``; the stored message that
+    follows carries the same ``stream_id`` and replaces the streamed text.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["message_delta"] = "message_delta"
+    room_id: str = Field(min_length=1)
+    stream_id: str = Field(min_length=1)
+    index: int = Field(ge=0)
+    """Position of this chunk in the stream, so a client can drop duplicates and spot gaps."""
+    delta: str
+    run_id: str | None = None
+    agent_id: str | None = None
+    agent_name: str | None = None

@@ -254,6 +254,12 @@ class AgentMessageProducedData(RunData):
     room_id: str = Field(min_length=1)  # narrowed from RunData: chat can only post into a room
     agent_id: str = Field(min_length=1)
     agent_name: str
+    agent_type: str | None = None
+    """The agent's type (``teacher``, ``student``, custom), shown by clients."""
+    offline: bool = False
+    """True when the offline (deterministic, no network) model wrote the reply."""
+    stream_id: str | None = None
+    """Id of the ``message_delta`` live frames that streamed this reply token by token."""
     content: str
     reply_to_message_id: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -14,8 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 from faststream.nats import NatsBroker
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
+    Identity,
     Integer,
     MetaData,
     String,
@@ -39,6 +41,8 @@ log = get_logger(__name__)
 
 #: Published rows are kept this long for inspection, then deleted.
 PUBLISHED_RETENTION = timedelta(days=1)
+#: Advisory lock key held by the one relay (of all replicas) that publishes at a time.
+RELAY_LOCK_KEY = 0x0C0A_6E17
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -47,6 +51,9 @@ def outbox_table(metadata: MetaData) -> Table:
         "outbox",
         metadata,
         Column("event_id", String(64), primary_key=True),
+        # Insertion order. Not ``created_at``: that is the transaction's start time, so a
+        # transaction that began earlier but committed later would be published first.
+        Column("position", BigInteger, Identity(), nullable=False, index=True),
         Column("subject", String(255), nullable=False),
         Column("payload", Text, nullable=False),
         Column("headers", JSONB, nullable=False),
@@ -145,13 +152,17 @@ class OutboxRelay:
         """Publish up to ``limit`` pending rows; returns how many were published."""
         table = self._outbox
         async with self._engine.begin() as conn:
+            # One publisher per database: two replicas relaying disjoint batches at once would
+            # interleave them on the stream and break the per-room order consumers rely on.
+            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
+            if not locked:
+                return 0
             rows = (
                 await conn.execute(
                     select(table.c.event_id, table.c.subject, table.c.payload, table.c.headers)
                     .where(table.c.published_at.is_(None))
-                    .order_by(table.c.created_at, table.c.event_id)
+                    .order_by(table.c.position)
                     .limit(limit)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
             for event_id, subject, payload, headers in rows:
