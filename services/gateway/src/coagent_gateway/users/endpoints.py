@@ -86,11 +86,20 @@ async def upload_avatar(
 async def search_users(
     me: CurrentUser,
     users: Users,
+    request: Request,
     q: Annotated[str, Query(max_length=100)],
     limit: Annotated[int, Query(ge=1, le=20)] = 10,
+    course_id: Annotated[
+        str | None,
+        Query(max_length=64, description="Search as staff of this course (e.g. a TA)"),
+    ] = None,
 ) -> list[UserSummary]:
-    """People to enrol or assign (staff only), matched case-insensitively."""
-    return [UserSummary.of(u) for u in await users.search(me, q, limit)]
+    """People to enrol or assign (teachers, admins, or staff of ``course_id``)."""
+    course_role: str | None = None
+    if course_id is not None:
+        view = await request.app.state.courses.view(me, course_id)
+        course_role = "teacher" if view.course.owner_id == me.id else view.role
+    return [UserSummary.of(u) for u in await users.search(me, q, limit, course_role)]
 
 
 @router.get("/{user_id:uuid}")

@@ -88,9 +88,15 @@ class UserService:
         require(actor, Action.USER_LIST)
         return await self._p.directory.list(skip, limit, (search or "").strip() or None)
 
-    async def search(self, actor: User, text: str, limit: int) -> Sequence[User]:
-        """People to pick (staff only: students cannot enumerate emails)."""
-        require(actor, Action.USER_SEARCH, Resource(Kind.USER))
+    async def search(
+        self, actor: User, text: str, limit: int, course_role: str | None = None
+    ) -> Sequence[User]:
+        """People to pick (staff only: students cannot enumerate emails).
+
+        ``course_role`` is the actor's role in the course they search for (a TA enrols people
+        into their course without being a teacher on the platform).
+        """
+        require(actor, Action.USER_SEARCH, Resource(Kind.USER, membership=course_role))
         text = text.strip()
         if not text:
             return []
