@@ -30,6 +30,12 @@ from coagent_contracts import (
     token,
 )
 from coagent_contracts.chat import room_filter
+from coagent_contracts.streams import (
+    DEAD_LETTERS,
+    FLEET_STREAMS,
+    dead_letter_subject,
+    replay_subject,
+)
 from coagent_contracts.trigger import DUE_FILTER, SCHEDULE_FILTER
 from coagent_contracts.workflow import run_filter
 
@@ -313,7 +319,24 @@ def test_live_subjects_match_no_stream(subject: str) -> None:
         stream_for_subject(subject)
 
 
-def test_no_stream_can_capture_live_frames() -> None:
+def test_dead_letters_have_their_own_stream_apart_from_events() -> None:
+    assert FLEET_STREAMS == (*ALL_STREAMS, DEAD_LETTERS)
+    subject = dead_letter_subject("chat-agent-messages")
+    assert subject == "deadletter.chat-agent-messages"
+    assert subject_matches(DEAD_LETTERS.subjects[0], subject)
+    with pytest.raises(UnknownSubject):
+        stream_for_subject(subject)  # events never land there by accident
     for spec in ALL_STREAMS:
+        assert not subjects_overlap(spec.subjects[0], DEAD_LETTERS.subjects[0])
+    with pytest.raises(InvalidSubjectToken):
+        dead_letter_subject("two.tokens")
+    replay = replay_subject("chat-agent-messages")
+    assert replay == "replay.chat-agent-messages"
+    for spec in FLEET_STREAMS:  # a request, never stored
+        assert not subject_matches(spec.subjects[0], replay)
+
+
+def test_no_stream_can_capture_live_frames() -> None:
+    for spec in FLEET_STREAMS:
         for pattern in spec.subjects:
             assert not subjects_overlap(pattern, LIVE_FILTER), spec.name

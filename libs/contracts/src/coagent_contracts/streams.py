@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from coagent_contracts.subjects import join_subject
+
 __all__ = [
     "ALL_STREAMS",
     "CHAT",
+    "DEAD_LETTERS",
     "DUPLICATE_WINDOW_S",
+    "FLEET_STREAMS",
     "GATEWAY",
     "GRAPHRAG",
     "TRIGGER",
     "UnknownSubject",
     "WORKFLOW",
     "StreamSpec",
+    "dead_letter_subject",
+    "replay_subject",
     "stream_for_subject",
     "subject_matches",
     "subjects_overlap",
@@ -100,6 +106,31 @@ GRAPHRAG = StreamSpec(
 
 ALL_STREAMS: tuple[StreamSpec, ...] = (GATEWAY, CHAT, WORKFLOW, TRIGGER, GRAPHRAG)
 """Every stream of the fleet; their subject patterns never overlap."""
+
+DEAD_LETTERS = StreamSpec(
+    name="DEAD_LETTERS",
+    subjects=("deadletter.>",),
+    description="Messages a consumer could never process, kept for inspection and replay.",
+    duplicate_window_s=DUPLICATE_WINDOW_S,
+    max_age_s=30 * _DAY_S,
+    max_bytes=1 * _GIB,
+)
+"""Not an event stream: the original message bodies that a consumer gave up on, one subject
+per consumer (``deadletter.<consumer>``), with the reason and source in headers."""
+
+FLEET_STREAMS: tuple[StreamSpec, ...] = (*ALL_STREAMS, DEAD_LETTERS)
+"""Every stream the services declare at start-up."""
+
+
+def dead_letter_subject(consumer: str) -> str:
+    """``deadletter.<consumer>``: where ``consumer``'s unprocessable messages are kept."""
+    return join_subject("deadletter", consumer)
+
+
+def replay_subject(consumer: str) -> str:
+    """``replay.<consumer>``: core-NATS request subject that hands one dead letter back to
+    ``consumer`` (and only to it), answered once its handler has processed the message."""
+    return join_subject("replay", consumer)
 
 
 class UnknownSubject(KeyError):

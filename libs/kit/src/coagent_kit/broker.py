@@ -7,7 +7,9 @@ message schedules together with TTLs), and subscribers refer to them with ``decl
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
@@ -23,7 +25,16 @@ from prometheus_client import REGISTRY, Counter
 from pydantic import ValidationError
 
 from coagent_contracts.envelope import Event
-from coagent_contracts.streams import ALL_STREAMS, StreamSpec, stream_for_subject
+from coagent_contracts.streams import (
+    DEAD_LETTERS as DEAD_LETTER_STREAM,
+)
+from coagent_contracts.streams import (
+    FLEET_STREAMS,
+    StreamSpec,
+    dead_letter_subject,
+    replay_subject,
+    stream_for_subject,
+)
 from coagent_kit.logging import get_logger
 from coagent_kit.tracing import tracer_provider
 
@@ -43,6 +54,29 @@ DEAD_LETTERS = Counter(
 #: Redelivery delays (seconds) by attempt: transient faults back off instead of spinning.
 BACKOFF_S = (0.5, 2.0, 5.0, 15.0, 30.0, 60.0)
 MAX_DELIVER = 20
+#: Headers of a dead letter: why it was given up, by whom, and where it came from.
+DL_REASON, DL_CONSUMER, DL_SUBJECT = (
+    "Coagent-DL-Reason",
+    "Coagent-DL-Consumer",
+    "Coagent-DL-Subject",
+)
+DL_STREAM_SEQ, DL_ERROR, DL_ATTEMPTS = (
+    "Coagent-DL-Stream-Seq",
+    "Coagent-DL-Error",
+    "Coagent-DL-Attempts",
+)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often a failing handler is retried, and how long it waits between attempts."""
+
+    max_deliver: int = MAX_DELIVER
+    backoff_s: tuple[float, ...] = BACKOFF_S
+
+    def delay_s(self, attempt: int) -> float:
+        """Delay before delivery ``attempt + 1``."""
+        return self.backoff_s[min(attempt, len(self.backoff_s)) - 1]
 
 
 class BrokerUnavailable(RuntimeError):
@@ -65,7 +99,7 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
 
 
 async def ensure_streams(
-    nats_url: str, specs: Iterable[StreamSpec] = ALL_STREAMS, wait_s: float = 5.0
+    nats_url: str, specs: Iterable[StreamSpec] = FLEET_STREAMS, wait_s: float = 5.0
 ) -> None:
     """Create or update every stream; safe to run from every service at every start."""
     nc = await _connect(nats_url, wait_s)
@@ -137,13 +171,16 @@ def consumed_events(broker: NatsBroker) -> list[tuple[str, type[Event]]]:
 
 
 def consumer_config(
-    durable: str, ack_wait_s: float = 30.0, max_ack_pending: int = 64
+    durable: str,
+    ack_wait_s: float = 30.0,
+    max_ack_pending: int = 64,
+    max_deliver: int = MAX_DELIVER,
 ) -> ConsumerConfig:
     """Durable pull consumer settings chosen on purpose (see DESIGN.md §4)."""
     return ConsumerConfig(
         durable_name=durable,
         ack_wait=ack_wait_s,
-        max_deliver=MAX_DELIVER,
+        max_deliver=max_deliver,
         max_ack_pending=max_ack_pending,
     )
 
@@ -156,12 +193,15 @@ def subscribe_event(
     *,
     filter_subject: str | None = None,
     batch_size: int = 16,
+    retry: Retry | None = None,
 ) -> None:
     """Register a durable pull consumer that parses ``event_type`` and acks explicitly.
 
     A message that does not validate is terminated and counted as a dead letter (retrying cannot
-    fix it); an exception in ``handler`` is treated as transient and redelivered with backoff.
+    fix it); an exception in ``handler`` is treated as transient and redelivered with backoff,
+    and after the last attempt kept as a dead letter too (on ``deadletter.<durable>``).
     """
+    policy = retry or Retry()
     subject = filter_subject or event_type.FILTER
     _CONSUMED.setdefault(broker, []).append((durable, event_type))
     # A filter's wildcards stand for id tokens; any concrete stand-in lands in the same stream.
@@ -171,19 +211,43 @@ def subscribe_event(
         subject,
         stream=JStream(name=stream.name, declare=False),
         durable=durable,
-        config=consumer_config(durable),
+        config=consumer_config(durable, max_deliver=policy.max_deliver),
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
         ack_policy=AckPolicy.MANUAL,
         title=f"{durable}:{event_type.__name__}",
     )
     async def consume(body: Any, msg: NatsMessage) -> None:
         # FastStream hands over the JSON-decoded body (a dict); validation wants the raw bytes.
-        await _handle(event_type, durable, handler, msg.body, msg)
+        await _handle(broker, policy, event_type, durable, handler, msg.body, msg)
 
-    _ = consume
+    # One replica (queue group) takes each replay request and answers once it is handled.
+    @broker.subscriber(replay_subject(durable), queue=durable, title=f"{durable}:replay")
+    async def replay(body: Any, msg: NatsMessage) -> dict[str, str]:
+        return await _replay(event_type, durable, handler, msg.body)
+
+    _ = consume, replay
+
+
+async def _replay(
+    event_type: type[EventT], durable: str, handler: EventHandler[EventT], body: bytes
+) -> dict[str, str]:
+    """Run ``handler`` on a dead letter handed back by an operator; say how it went."""
+    try:
+        event = event_type.model_validate_json(body)
+    except ValidationError as exc:
+        return {"status": "invalid", "error": str(exc)[:500]}
+    try:
+        await handler(event)
+    except Exception as exc:
+        log.exception("replay_failed", consumer=durable, event_id=event.event_id)
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
+    log.info("dead_letter_replayed", consumer=durable, event_id=event.event_id)
+    return {"status": "processed"}
 
 
 async def _handle(
+    broker: NatsBroker,
+    policy: Retry,
     event_type: type[EventT],
     durable: str,
     handler: EventHandler[EventT],
@@ -193,18 +257,64 @@ async def _handle(
     try:
         event = event_type.model_validate_json(body)
     except ValidationError as exc:
-        DEAD_LETTERS.labels(durable, "invalid").inc()
-        log.error("dead_letter", consumer=durable, subject=msg.raw_message.subject, error=str(exc))
-        await msg.reject()
+        await _give_up(broker, msg, durable, "invalid", str(exc))
         return
     try:
         await handler(event)
-    except Exception:
+    except Exception as exc:
         attempt = _attempt(msg)
         log.exception("handler_failed", consumer=durable, event_id=event.event_id, attempt=attempt)
-        await msg.nack(delay=BACKOFF_S[min(attempt, len(BACKOFF_S)) - 1])
+        if attempt >= policy.max_deliver:
+            # The server would drop it silently after this delivery; keep it instead.
+            await _give_up(broker, msg, durable, "exhausted", f"{type(exc).__name__}: {exc}")
+            return
+        await msg.nack(delay=policy.delay_s(attempt))
         return
     await msg.ack()
+
+
+async def _give_up(
+    broker: NatsBroker, msg: NatsMessage, durable: str, reason: str, error: str
+) -> None:
+    """Keep the message on the dead-letter stream, then terminate it.
+
+    If the dead letter cannot be stored, the message is redelivered later rather than lost.
+    """
+    raw = msg.raw_message
+    stream, stream_seq, attempts = _source(msg)
+    headers = {
+        # The same message given up twice (e.g. a crash before the terminate) is kept once.
+        "Nats-Msg-Id": f"{durable}:{stream}:{stream_seq or uuid.uuid4().hex}",
+        DL_REASON: reason,
+        DL_CONSUMER: durable,
+        DL_SUBJECT: raw.subject,
+        DL_STREAM_SEQ: str(stream_seq),
+        DL_ATTEMPTS: str(attempts),
+        DL_ERROR: error[:500],
+    }
+    for name in ("Coagent-Event-Type", "traceparent"):
+        if raw.headers and name in raw.headers:
+            headers[name] = raw.headers[name]
+    try:
+        await broker.publish(
+            msg.body, dead_letter_subject(durable), headers=headers, stream=DEAD_LETTER_STREAM.name
+        )
+    except Exception:
+        log.exception("dead_letter_not_stored", consumer=durable, subject=raw.subject)
+        await msg.nack(delay=BACKOFF_S[-1])
+        return
+    DEAD_LETTERS.labels(durable, reason).inc()
+    log.error("dead_letter", consumer=durable, subject=raw.subject, reason=reason, error=error)
+    await msg.reject()
+
+
+def _source(msg: NatsMessage) -> tuple[str, int, int]:
+    """(stream, stream sequence, delivery count) of a JetStream message; blanks otherwise."""
+    try:
+        metadata: Any = msg.raw_message.metadata
+    except nats.errors.NotJSMessageError:
+        return "", 0, 1
+    return str(metadata.stream), int(metadata.sequence.stream), int(metadata.num_delivered or 1)
 
 
 def _attempt(msg: NatsMessage) -> int:

@@ -15,6 +15,7 @@ from coagent_gateway.adapters.auth_postgres import (
     PostgresAuditLog,
     PostgresRefreshTokenStore,
 )
+from coagent_gateway.adapters.dead_letters_nats import NatsDeadLetters
 from coagent_gateway.adapters.fleet import HttpFleetProbe
 from coagent_gateway.adapters.media import LocalMediaStore
 from coagent_gateway.adapters.membership_postgres import (
@@ -35,6 +36,7 @@ from coagent_gateway.adapters.users_postgres import (
 from coagent_gateway.adapters.users_postgres import (
     PostgresUserDirectory as PostgresUsers,
 )
+from coagent_gateway.admin.dead_letters import router as dead_letters_router
 from coagent_gateway.admin.endpoints import router as admin_router
 from coagent_gateway.auth.endpoints import router as auth_router
 from coagent_gateway.auth.service import AuthPorts, AuthService
@@ -75,6 +77,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     http = httpx.AsyncClient()
     services = ServiceClient(cfg.service_urls(), cfg.internal_token_secret.get_secret_value())
     hub = RoomHub(cfg.nats_url, RedisPresenceStore(redis), RedisTypingLimiter(redis))
+    dead_letters = NatsDeadLetters(cfg.nats_url)
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
     users = PostgresUserStore(sessions, relay.wake)
@@ -92,8 +95,15 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             cfg,
             broker,
             relay=relay,
-            on_start=[announce_admin, hub.start],
-            closers=[hub.stop, services.aclose, http.aclose, redis.aclose, engine.dispose],
+            on_start=[announce_admin, hub.start, dead_letters.start],
+            closers=[
+                hub.stop,
+                dead_letters.stop,
+                services.aclose,
+                http.aclose,
+                redis.aclose,
+                engine.dispose,
+            ],
         ),
         checks={
             "postgres": postgres_check(engine),
@@ -116,6 +126,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.services = services
     app.state.table_browser = PostgresTableBrowser(sessions)
     app.include_router(admin_router)
+    app.state.dead_letters = dead_letters
+    app.include_router(dead_letters_router)
     app.include_router(owned_routes_router())
     if cfg.web_dir:
         app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET

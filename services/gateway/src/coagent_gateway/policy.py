@@ -40,6 +40,7 @@ class Action(StrEnum):
     USER_IMPERSONATE = "user.impersonate"
     AUDIT_READ = "audit.read"
     ADMIN_DB_READ = "admin.db.read"
+    DEAD_LETTERS_MANAGE = "dead_letters.manage"
     ORG_CREATE = "organization.create"
     ORG_READ = "organization.read"
     ORG_MANAGE = "organization.manage"
@@ -131,6 +132,8 @@ RULES: dict[Action, Rule] = {
     Action.AUDIT_READ: lambda u, r: False,
     # The raw table browser shows every row of identity data: super admins only (F13).
     Action.ADMIN_DB_READ: lambda u, r: False,
+    # Operating the message fleet is a platform admin's job (admins get it by override).
+    Action.DEAD_LETTERS_MANAGE: lambda u, r: False,
     Action.ORG_CREATE: lambda u, r: u.platform_role is not PlatformRole.GUEST,
     Action.ORG_READ: lambda u, r: r.membership is not None,
     Action.ORG_MANAGE: lambda u, r: r.membership in ORG_MANAGERS,

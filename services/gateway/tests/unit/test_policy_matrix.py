@@ -77,6 +77,7 @@ MATRIX: dict[Action, tuple[dict[str, Resource], frozenset[R], frozenset[str]]] =
     A.USER_LIST: (PLATFORM_SCENARIOS, ADMINS, frozenset()),
     A.AUDIT_READ: (PLATFORM_SCENARIOS, ADMINS, frozenset()),
     A.ADMIN_DB_READ: (PLATFORM_SCENARIOS, frozenset({R.SUPER_ADMIN}), frozenset()),
+    A.DEAD_LETTERS_MANAGE: (PLATFORM_SCENARIOS, ADMINS, frozenset()),
 }
 
 #: User-management actions depend on the caller's role *and* the target: written out in full.
