@@ -22,6 +22,8 @@ umask 077
         REDIS_PASSWORD NEO4J_PASSWORD COAGENT_INTERNAL_TOKEN_SECRET GATEWAY_JWT_SECRET; do
         echo "$name=$(secret)"
     done
+    # A Fernet key: 32 random bytes, URL-safe base64.
+    echo "WORKFLOW_ENGINE_ENCRYPTION_KEYS=$(head -c32 /dev/urandom | base64 | tr '+/' '-_')"
     echo "# First super admin (optional): uncomment and set both, or read the generated"
     echo "# password in the gateway log after the first start."
     echo "# COAGENT_ADMIN_EMAIL=admin@example.com"

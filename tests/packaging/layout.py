@@ -26,6 +26,7 @@ REQUIRED_VARIABLES = {
     "NEO4J_PASSWORD": "neo4j-password",
     "COAGENT_INTERNAL_TOKEN_SECRET": "internal-token-secret",
     "GATEWAY_JWT_SECRET": "jwt-secret",
+    "WORKFLOW_ENGINE_ENCRYPTION_KEYS": "fernet-key",
 }
 STORES = ("nats", "postgres", "redis", "neo4j", "qdrant")
 READY_CONDITIONS = {"service_healthy", "service_completed_successfully"}
