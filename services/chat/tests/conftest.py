@@ -10,7 +10,11 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from coagent_chat.adapters.memory import MemoryStore, MemoryUnitOfWork
+from coagent_chat.artifacts.endpoints import internal_router as artifacts_internal_router
+from coagent_chat.artifacts.endpoints import router as artifacts_router
+from coagent_chat.artifacts.service import ArtifactService
 from coagent_chat.endpoints import router
+from coagent_chat.retention import RetentionService
 from coagent_chat.service import ChatService
 from coagent_chat.settings import ChatSettings
 from coagent_contracts.workflow import AgentMessageProducedData, AgentMessageProducedV1
@@ -55,15 +59,36 @@ def service(store: MemoryStore) -> ChatService:
 
 
 @pytest.fixture
+def retention(store: MemoryStore) -> RetentionService:
+    """Retention settings and pruning on the same memory store, with no fleet default."""
+    return RetentionService(lambda: MemoryUnitOfWork(store))
+
+
+@pytest.fixture
+def artifact_service(store: MemoryStore) -> ArtifactService:
+    """The artifact use cases on the same memory store as ``service``."""
+    return ArtifactService(lambda: MemoryUnitOfWork(store))
+
+
+@pytest.fixture
 def settings() -> ChatSettings:
     """Test settings with a known internal-token secret (32+ bytes for PyJWT)."""
     return ChatSettings(env="test", internal_token_secret=SecretStr(SECRET))
 
 
 @pytest.fixture
-def memory_app(settings: ChatSettings, service: ChatService) -> FastAPI:
+def memory_app(
+    settings: ChatSettings,
+    service: ChatService,
+    artifact_service: ArtifactService,
+    retention: RetentionService,
+) -> FastAPI:
     """The chat HTTP API over the memory-backed service (no broker, no database)."""
     app = build_app(settings, title="CoAgent chat (memory)", lifespan=None)
     app.state.chat = service
+    app.state.retention = retention
     app.include_router(router)
+    app.state.artifacts = artifact_service
+    app.include_router(artifacts_router)
+    app.include_router(artifacts_internal_router)
     return app

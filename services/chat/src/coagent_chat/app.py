@@ -5,8 +5,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from coagent_chat.adapters.postgres import PostgresUnitOfWork, outbox
+from coagent_chat.artifacts.endpoints import internal_router as artifacts_internal_router
+from coagent_chat.artifacts.endpoints import router as artifacts_router
+from coagent_chat.artifacts.service import ArtifactService
 from coagent_chat.consumers import register_consumers
+from coagent_chat.domain import RetentionPolicy
 from coagent_chat.endpoints import router
+from coagent_chat.retention import RetentionService
 from coagent_chat.service import ChatService
 from coagent_chat.settings import ChatSettings
 from coagent_kit.app import build_app
@@ -27,8 +32,20 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     sessions = session_factory(engine)
     chat = ChatService(lambda: PostgresUnitOfWork(sessions, relay.wake))
     register_consumers(broker, chat)
+    retention = RetentionService(
+        lambda: PostgresUnitOfWork(sessions, relay.wake),
+        RetentionPolicy(cfg.retention_max_age_days, cfg.retention_max_messages),
+        interval_s=cfg.retention_interval_s,
+        batch_size=cfg.retention_batch_size,
+    )
 
-    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[engine.dispose])
+    lifespan = messaging_lifespan(
+        cfg,
+        broker,
+        relay=relay,
+        on_start=[retention.start],
+        closers=[retention.stop, engine.dispose],
+    )
 
     app = build_app(
         cfg,
@@ -37,6 +54,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         checks={"postgres": postgres_check(engine), "nats": nats_check(broker)},
     )
     app.state.chat = chat
+    app.state.retention = retention
     app.state.broker = broker
     app.include_router(router)
+    app.state.artifacts = ArtifactService(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    app.include_router(artifacts_router)
+    app.include_router(artifacts_internal_router)
     return app

@@ -1,67 +1,119 @@
-"""Chat use cases: posting to a room, reading its history, persisting agent replies."""
+"""Chat use cases: posting to a room, reading its history, persisting agent replies, forgetting."""
 
 from __future__ import annotations
 
-from coagent_chat.domain import Message, NewMessage
-from coagent_chat.ports import UnitOfWorkFactory
-from coagent_contracts.chat import MessagePostedData, MessagePostedV1
+import hashlib
+from dataclasses import dataclass
+
+from coagent_chat.domain import (
+    MAX_CLIENT_MSG_ID_CHARS,
+    ActivityNotFound,
+    Actor,
+    HistoryWindow,
+    Message,
+    MessageNotFound,
+    NewMessage,
+    RoomActivity,
+    check_retry,
+    ensure_may_forget,
+    record_activity,
+)
+from coagent_chat.events import PRODUCER, activity_recorded, message_posted, messages_erased
+from coagent_chat.ports import UnitOfWork, UnitOfWorkFactory
 from coagent_contracts.workflow import AgentMessageProducedV1
 
-PRODUCER = "chat"
+__all__ = [
+    "AGENT_REPLIES_CONSUMER",
+    "DEFAULT_PAGE",
+    "MAX_PAGE",
+    "PRODUCER",
+    "ChatService",
+    "Posted",
+    "message_posted",
+]
+
 AGENT_REPLIES_CONSUMER = "chat-agent-messages"
-MAX_PAGE = 500
+MAX_PAGE = 1000
+DEFAULT_PAGE = 200
 
 
-def message_posted(message: Message, causation_id: str | None = None) -> MessagePostedV1:
-    """The integration event announcing a stored message."""
-    body = message.body
-    return MessagePostedV1(
-        producer=PRODUCER,
-        causation_id=causation_id,
-        data=MessagePostedData(
-            message_id=message.id,
-            room_id=body.room_id,
-            seq=message.seq,
-            sender_id=body.sender_id,
-            sender_kind=body.sender_kind,
-            sender_name=body.sender_name,
-            agent_id=body.agent_id,
-            content=body.content,
-            thread_id=body.thread_id,
-            mentions=body.mentions,
-            created_at=message.created_at,
-        ),
-    )
+@dataclass(frozen=True)
+class Posted:
+    """The outcome of a post: ``created`` is False when it was a retry of a stored message."""
+
+    message: Message
+    created: bool
 
 
 class ChatService:
-    """Sole writer of room history; every stored message is announced on JetStream."""
+    """Sole writer of room history; every stored or erased message is announced on JetStream."""
 
     def __init__(self, unit_of_work: UnitOfWorkFactory) -> None:
         self._uow = unit_of_work
 
-    async def post_message(self, message: NewMessage) -> Message:
-        """Store ``message`` and queue its event in the same transaction."""
-        async with self._uow() as uow:
-            stored = await uow.messages.append(message)
-            await uow.publish(message_posted(stored))
-            await uow.commit()
-        return stored
+    async def post(self, message: NewMessage) -> Posted:
+        """Store ``message`` and queue its events in one transaction; a retry stores nothing.
 
-    async def history(self, room_id: str, after_seq: int = 0, limit: int = 100) -> list[Message]:
-        """A page of the room's history after ``after_seq``."""
+        A retry (same sender, room and ``client_msg_id``) returns the original without an event;
+        the same key with different content raises ``IdempotencyConflict``.
+        """
         async with self._uow() as uow:
-            return await uow.messages.list_after(room_id, after_seq, min(max(limit, 1), MAX_PAGE))
+            stored, created = await uow.messages.append(message)
+            if not created:
+                return Posted(check_retry(message, stored), created=False)
+            await _announce(uow, stored)
+            await uow.commit()
+        return Posted(stored, created=True)
+
+    async def post_message(self, message: NewMessage) -> Message:
+        """Like :meth:`post`, for callers that do not care whether it was a retry."""
+        return (await self.post(message)).message
+
+    async def history(
+        self,
+        room_id: str,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int = DEFAULT_PAGE,
+    ) -> list[Message]:
+        """A page of the room's history, oldest first (see :class:`HistoryWindow`)."""
+        window = HistoryWindow(after_seq, before_seq, min(max(limit, 1), MAX_PAGE))
+        async with self._uow() as uow:
+            return await uow.messages.window(room_id, window)
+
+    async def activity(self, room_id: str) -> RoomActivity:
+        """The room's activity counters; ``ActivityNotFound`` before its first message."""
+        async with self._uow() as uow:
+            found = await uow.activity.get(room_id)
+        if found is None:
+            raise ActivityNotFound(f"No activity recorded for room {room_id}")
+        return found
+
+    async def forget(self, room_id: str, message_id: str, actor: Actor) -> Message:
+        """Erase one message for good and queue its tombstone in the same transaction."""
+        async with self._uow() as uow:
+            message = await uow.messages.get(room_id, message_id)
+            if message is None:
+                raise MessageNotFound(f"No message {message_id} in room {room_id}")
+            ensure_may_forget(actor, message)
+            erased = await uow.messages.delete(room_id, [message_id])
+            if not erased:  # erased concurrently (the pruner, another moderator)
+                raise MessageNotFound(f"No message {message_id} in room {room_id}")
+            await uow.publish(messages_erased(room_id, erased, "forgotten", actor.user_id))
+            await uow.commit()
+        return erased[0]
 
     async def record_agent_message(self, event: AgentMessageProducedV1) -> Message | None:
-        """Persist an agent's reply exactly once, however often the event is delivered."""
+        """Persist an agent's reply exactly once, however often the event is delivered.
+
+        Redeliveries are caught by the event id; a run resumed from a checkpoint that produces
+        the same reply again (a new event, the same ``stream_id``) by the idempotency key.
+        """
         data = event.data
-        if data.room_id is None:
-            return None
         async with self._uow() as uow:
             if not await uow.claim(AGENT_REPLIES_CONSUMER, event.event_id):
                 return None
-            stored = await uow.messages.append(
+            stored, created = await uow.messages.append(
                 NewMessage(
                     room_id=data.room_id,
                     content=data.content,
@@ -69,8 +121,30 @@ class ChatService:
                     sender_id=data.agent_id,
                     sender_name=data.agent_name,
                     agent_id=data.agent_id,
+                    agent_type=data.agent_type,
+                    run_id=data.run_id,
+                    offline=data.offline,
+                    stream_id=data.stream_id,
+                    client_msg_id=_reply_key(data.stream_id),
                 )
             )
-            await uow.publish(message_posted(stored, causation_id=event.event_id))
-            await uow.commit()
-        return stored
+            if created:
+                await _announce(uow, stored, causation_id=event.event_id)
+            await uow.commit()  # also when not created: the claim is kept
+        return stored if created else None
+
+
+def _reply_key(stream_id: str | None) -> str | None:
+    """The idempotency key of an agent reply: its stream id, hashed when too long for a key."""
+    if stream_id is None or len(stream_id) <= MAX_CLIENT_MSG_ID_CHARS:
+        return stream_id
+    return "sha256:" + hashlib.sha256(stream_id.encode()).hexdigest()
+
+
+async def _announce(uow: UnitOfWork, stored: Message, causation_id: str | None = None) -> None:
+    """Queue the message's event and the room's new activity in the caller's transaction."""
+    posted = message_posted(stored, causation_id=causation_id)
+    await uow.publish(posted)
+    activity = record_activity(await uow.activity.get(stored.body.room_id), stored)
+    await uow.activity.save(activity)
+    await uow.publish(activity_recorded(activity, causation_id=posted.event_id))

@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 from coagent_chat.adapters.memory import MemoryStore
 from coagent_chat.consumers import register_consumers
 from coagent_chat.service import AGENT_REPLIES_CONSUMER, ChatService
-from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.chat import MessagePostedV1, RoomActivityRecordedV1
 from coagent_contracts.workflow import AgentMessageProducedV1, agent_message_produced_subject
 from coagent_kit.broker import create_broker, publish_event
 
@@ -44,7 +44,7 @@ async def test_an_agent_reply_becomes_a_room_message(
     assert [(m.seq, m.body.content, m.body.sender_kind) for m in stored] == [
         (1, "the answer", "agent")
     ]
-    assert len(store.published) == 1
+    assert [type(e) for e in store.published] == [MessagePostedV1, RoomActivityRecordedV1]
     posted = store.published[0]
     assert isinstance(posted, MessagePostedV1)
     assert posted.causation_id == event.event_id

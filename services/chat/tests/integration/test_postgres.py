@@ -90,8 +90,16 @@ async def test_the_outbox_row_exists_after_commit(
     stored = await pg_service.post_message(human(room, "durable"))
 
     async with sessions() as session:
-        rows = (await session.execute(select(outbox).where(outbox.c.subject.contains(room)))).all()
-    assert len(rows) == 1
+        rows = (
+            await session.execute(
+                select(outbox).where(outbox.c.subject.contains(room)).order_by(outbox.c.position)
+            )
+        ).all()
+    # The message event, then the room's activity caused by it.
+    assert [r.subject.rsplit(".", 3)[1:] for r in rows] == [
+        ["message", "posted", "v1"],
+        ["activity", "recorded", "v1"],
+    ]
     row = rows[0]
     event = MessagePostedV1.model_validate_json(row.payload)
     assert row.event_id == event.event_id
@@ -110,7 +118,7 @@ async def test_a_rolled_back_unit_leaves_no_message_no_outbox_row_and_no_seq(
 ) -> None:
     async def fail_before_commit() -> None:
         async with PostgresUnitOfWork(sessions, lambda: commits.append(1)) as uow:
-            stored = await uow.messages.append(human(room, "lost"))
+            stored, _ = await uow.messages.append(human(room, "lost"))
             await uow.publish(message_posted(stored))
             assert await uow.claim(AGENT_REPLIES_CONSUMER, f"ev-{room}")
             raise RuntimeError("boom")
@@ -129,7 +137,7 @@ async def test_a_rolled_back_unit_leaves_no_message_no_outbox_row_and_no_seq(
     assert (outbox_rows, message_rows) == (0, 0)
     # The sequence counter rolled back too: the next committed message is seq 1.
     async with PostgresUnitOfWork(sessions, lambda: None) as uow:
-        assert (await uow.messages.append(human(room))).seq == 1
+        assert (await uow.messages.append(human(room)))[0].seq == 1
         assert await uow.claim(AGENT_REPLIES_CONSUMER, f"ev-{room}")
 
 

@@ -9,7 +9,7 @@ import pytest
 from coagent_chat.adapters.memory import MemoryStore, MemoryUnitOfWork
 from coagent_chat.domain import MAX_CONTENT_CHARS, InvalidMessage, NewMessage
 from coagent_chat.service import MAX_PAGE, ChatService
-from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.chat import MessagePostedV1, RoomActivityRecordedV1
 from coagent_contracts.workflow import AgentMessageProducedV1
 
 AgentReply = Callable[..., AgentMessageProducedV1]
@@ -33,8 +33,9 @@ async def test_posting_queues_a_matching_message_posted_event(
     await service.post_message(human("r1", "first"))
     stored = await service.post_message(human("r1", "second"))
 
-    assert len(store.published) == 2
-    event = store.published[-1]
+    posted = [e for e in store.published if isinstance(e, MessagePostedV1)]
+    assert len(posted) == 2
+    event = posted[-1]
     assert isinstance(event, MessagePostedV1)
     assert event.producer == "chat"
     assert event.data.message_id == stored.id
@@ -61,8 +62,9 @@ async def test_history_limit_is_clamped(service: ChatService, store: MemoryStore
         await service.post_message(human("r1", f"m{i}"))
 
     assert len(await service.history("r1", limit=10_000)) == MAX_PAGE
-    assert [m.seq for m in await service.history("r1", limit=0)] == [1]
-    assert [m.seq for m in await service.history("r1", limit=-3)] == [1]
+    # Without a cursor the page is the latest messages.
+    assert [m.seq for m in await service.history("r1", limit=0)] == [MAX_PAGE + 5]
+    assert [m.seq for m in await service.history("r1", after_seq=0, limit=-3)] == [1]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +96,7 @@ async def test_an_agent_message_is_stored_once_despite_redelivery(
     stored = store.messages["r1"][0]
     assert (stored.body.sender_kind, stored.body.agent_id) == ("agent", "a1")
     assert stored.body.sender_name == "Helper"
-    assert len(store.published) == 1
+    assert [type(e) for e in store.published] == [MessagePostedV1, RoomActivityRecordedV1]
     posted = store.published[0]
     assert isinstance(posted, MessagePostedV1)
     assert posted.causation_id == event.event_id
@@ -110,9 +112,30 @@ async def test_distinct_agent_events_are_both_stored(
     assert [(m.seq, m.body.content) for m in store.messages["r1"]] == [(1, "one"), (2, "two")]
 
 
+@pytest.mark.parametrize("stream_id", ["run-1.agent_a.3", "run-1." + "n" * 200 + ".3"])
+async def test_a_resumed_run_repeating_a_reply_is_stored_once(
+    service: ChatService, store: MemoryStore, agent_reply: AgentReply, stream_id: str
+) -> None:
+    # A run resumed from its checkpoint produces the same reply again: a new event, same stream.
+    first, replayed = (agent_reply("r1", "the answer") for _ in range(2))
+    first = first.model_copy(
+        update={"data": first.data.model_copy(update={"stream_id": stream_id})}
+    )
+    replayed = replayed.model_copy(
+        update={"data": replayed.data.model_copy(update={"stream_id": stream_id})}
+    )
+
+    assert await service.record_agent_message(first) is not None
+    assert await service.record_agent_message(replayed) is None
+
+    assert [m.body.content for m in store.messages["r1"]] == ["the answer"]
+    assert store.messages["r1"][0].body.stream_id == stream_id
+    assert [type(e) for e in store.published] == [MessagePostedV1, RoomActivityRecordedV1]
+
+
 async def test_nothing_is_visible_or_published_without_commit(store: MemoryStore) -> None:
     async with MemoryUnitOfWork(store) as uow:
-        stored = await uow.messages.append(human("r1"))
+        stored, _ = await uow.messages.append(human("r1"))
         await uow.publish(
             MessagePostedV1.model_validate(
                 {
