@@ -47,6 +47,7 @@ class FakeChat:
     def __init__(self, hub: RoomHub) -> None:
         self.hub = hub
         self.posted: list[str] = []
+        self.keys: list[str | None] = []
 
     async def authorize(self, user: User, room_id: str, action: Action) -> InternalIdentity:
         if room_id == "r-secret":
@@ -62,10 +63,16 @@ class FakeChat:
         return [frame(s) for s in range(since + 1, 6)]
 
     async def post(
-        self, identity: InternalIdentity, user: User, room_id: str, content: str
+        self,
+        identity: InternalIdentity,
+        user: User,
+        room_id: str,
+        content: str,
+        client_msg_id: str | None = None,
     ) -> dict[str, Any]:
         self.posted.append(content)
-        return frame(7)
+        self.keys.append(client_msg_id)
+        return {**frame(7), "id": "m7"}
 
 
 @pytest.fixture
@@ -116,8 +123,48 @@ async def test_post_and_ping(setup: tuple[MuxSession, FakeSocket, RoomHub]) -> N
     await session.handle(json.dumps({"op": "post", "topic": "room:r1", "content": "hi", "id": 5}))
     await session.handle(json.dumps({"op": "ping", "id": 6}))
     assert socket.sent == [
-        {"op": "posted", "topic": "room:r1", "seq": 7, "id": 5},
+        {
+            "op": "posted",
+            "topic": "room:r1",
+            "seq": 7,
+            "message_id": "m7",
+            "client_msg_id": None,
+            "id": 5,
+        },
         {"op": "pong", "id": 6},
+    ]
+
+
+async def test_post_passes_the_client_msg_id_through(
+    setup: tuple[MuxSession, FakeSocket, RoomHub],
+) -> None:
+    session, socket, _ = setup
+    chat = session._chat
+    assert isinstance(chat, FakeChat)
+    post = {"op": "post", "topic": "room:r1", "content": "hi", "client_msg_id": "k-1", "id": 1}
+    await session.handle(json.dumps(post))
+    assert chat.keys == ["k-1"]
+    assert socket.sent[-1]["op"] == "posted"
+    assert socket.sent[-1]["client_msg_id"] == "k-1"
+
+
+@pytest.mark.parametrize("key", ["", 7, "with space", "x" * 129, "caf\u00e9"])
+async def test_malformed_client_msg_ids_are_refused_before_posting(
+    setup: tuple[MuxSession, FakeSocket, RoomHub], key: object
+) -> None:
+    session, socket, _ = setup
+    chat = session._chat
+    assert isinstance(chat, FakeChat)
+    post = {"op": "post", "topic": "room:r1", "content": "hi", "client_msg_id": key, "id": 2}
+    await session.handle(json.dumps(post))
+    assert chat.posted == []
+    assert socket.sent == [
+        {
+            "op": "error",
+            "code": "bad_request",
+            "detail": "client_msg_id must be 1-128 printable ASCII chars",
+            "id": 2,
+        }
     ]
 
 

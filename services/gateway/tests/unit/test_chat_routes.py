@@ -98,7 +98,16 @@ async def test_members_read_history_in_the_client_shape(
     assert first["sender_id"] == user.id
     assert first["agent_type"] is None
     assert first["seq"] == 1
-    assert first["metadata"] == {"is_ai": False, "sender_id": user.id, "agent_id": None}
+    assert first["metadata"] == {
+        "is_ai": False,
+        "sender_id": user.id,
+        "agent_id": None,
+        "agent_type": None,
+        "run_id": None,
+        "offline": False,
+        "stream_id": None,
+        "client_msg_id": None,
+    }
     after = (await client.get("/api/v1/chat/messages/r1", params={"since": 1})).json()
     assert [m["seq"] for m in after] == [2]
 

@@ -111,6 +111,7 @@ def test_artifact_changes_carry_the_whole_artifact() -> None:
         "title": "Write",
         "content": {"status": "todo"},
         "version": 1,
+        "parent_artifact_id": None,
         "last_modified_by": "u1",
         "updated_at": "2026-11-24T12:00:00Z",
         "created_by": "u1",
@@ -132,6 +133,7 @@ def test_artifact_deletion() -> None:
             "type": "artifact_delete",
             "artifact_id": "a1",
             "room_id": "r1",
+            "hard": False,
             "timestamp": "2026-11-24T12:00:00Z",
         },
     )

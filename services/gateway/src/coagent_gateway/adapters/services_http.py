@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import structlog
@@ -23,6 +24,17 @@ TIMEOUT = httpx.Timeout(30.0, connect=2.0)
 
 class ServiceUnavailable(DependencyUnavailable):
     code = "service_unavailable"
+
+
+def path_segment(value: str) -> str:
+    """``value`` encoded as one segment of an upstream path.
+
+    ``.`` and ``..`` are encoded too: httpx removes dot segments from URLs, so an id like ``..``
+    would otherwise climb to another path of the service.
+    """
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
 
 
 class ServiceClient:
@@ -48,6 +60,7 @@ class ServiceClient:
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """Send one request to ``service`` as ``identity``; 503 if the service is unreachable."""
         token = sign_identity(self._secret, self._with_request_id(identity), audience=service)
@@ -57,7 +70,7 @@ class ServiceClient:
                 f"{self._urls[service].rstrip('/')}{path}",
                 params=params,
                 json=json,
-                headers={HEADER: token},
+                headers={**(headers or {}), HEADER: token},
             )
         except httpx.TimeoutException as exc:
             raise ServiceUnavailable(f"The {service} service did not answer in time") from exc

@@ -1,18 +1,19 @@
-"""``GET /api/v1/chat/messages/{room_id}`` and the room WebSocket ``/api/v1/chat/ws/{room_id}``."""
+"""The chat routes under ``/api/v1/chat``: the room WebSocket ``/ws/{room_id}`` here, the HTTP
+history routes in :mod:`coagent_gateway.chat.messages`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from coagent_gateway.auth.dependencies import ACCESS_COOKIE, CurrentUser
+from coagent_gateway.auth.dependencies import ACCESS_COOKIE
 from coagent_gateway.auth.service import AuthService
 from coagent_gateway.chat.frames import frame_text
 from coagent_gateway.chat.live import REVOKED, Check, Outbox, RoomHub
+from coagent_gateway.chat.messages import router as messages_router
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
@@ -24,27 +25,7 @@ router = APIRouter(prefix="/api/v1/chat", tags=["chat"])
 SLOW_CONSUMER = 4008
 REVOKED_ACCESS = 4403
 REPLAY_LIMIT = 500
-
-
-def _chat(request: Request) -> ChatGateway:
-    chat: ChatGateway = request.app.state.chat
-    return chat
-
-
-Chat = Annotated[ChatGateway, Depends(_chat)]
-
-
-@router.get("/messages/{room_id}")
-async def room_history(
-    room_id: str,
-    user: CurrentUser,
-    chat: Chat,
-    since: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
-) -> list[dict[str, Any]]:
-    """The room's messages after ``since`` (oldest first), for members of its course."""
-    identity = await chat.authorize(user, room_id, Action.ROOM_READ)
-    return await chat.history(identity, room_id, since, limit)
+router.include_router(messages_router)
 
 
 @router.websocket("/ws/{room_id}")

@@ -14,38 +14,68 @@ from coagent_contracts.chat import MessagePostedData
 
 
 def message_frame(m: MessagePostedData) -> dict[str, Any]:
-    """A stored message as the client's ``message`` frame (and history item)."""
+    """A stored message as the client's ``message`` frame (and history item).
+
+    Agent messages name their agent: ``agent_type`` is its type (``"agent"`` when unknown, so
+    the reference client's ``isAi = !!agent_type`` holds) and an unnamed agent shows as
+    ``"<Type> AI"`` (the client also treats a sender containing ``AI`` as an agent).
+    """
     is_ai = m.sender_kind == "agent"
+    agent_type = (m.agent_type or "agent") if is_ai else m.agent_type
     timestamp = m.created_at.isoformat().replace("+00:00", "Z")
     return {
         "type": "system" if m.sender_kind == "system" else "message",
         "id": m.message_id,
         "seq": m.seq,
         "room_id": m.room_id,
-        "sender": m.sender_name or ("AI" if is_ai else "Unknown"),
+        "sender": m.sender_name or _fallback_sender(m, agent_type),
         "sender_id": m.sender_id,
-        "agent_type": "agent" if is_ai else None,
+        "agent_type": agent_type,
         "content": m.content,
         "timestamp": timestamp,
         "created_at": timestamp,
-        "metadata": {"is_ai": is_ai, "sender_id": m.sender_id, "agent_id": m.agent_id},
+        "metadata": {
+            "is_ai": is_ai,
+            "sender_id": m.sender_id,
+            "agent_id": m.agent_id,
+            "agent_type": agent_type,
+            "run_id": m.run_id,
+            "offline": m.offline,
+            "stream_id": m.stream_id,
+            "client_msg_id": m.client_msg_id,
+        },
     }
 
 
+def _fallback_sender(m: MessagePostedData, agent_type: str | None) -> str:
+    if m.sender_kind == "agent":
+        return f"{(agent_type or 'agent').capitalize()} AI"
+    return "System" if m.sender_kind == "system" else "Unknown"
+
+
 def from_chat_record(record: dict[str, Any]) -> dict[str, Any]:
-    """A frame from the chat service's history record (its ``MessageRead``)."""
+    """A frame from the chat service's history record (its ``MessageRead``).
+
+    Fields newer than the first ``MessageRead`` are optional, so an older chat service still
+    gives valid frames.
+    """
     return message_frame(
         MessagePostedData(
             message_id=record["id"],
             room_id=record["room_id"],
             seq=record["seq"],
-            sender_id=record["sender_id"],
+            sender_id=record.get("sender_id"),
             sender_kind=record["sender_kind"],
-            sender_name=record["sender_name"],
-            agent_id=record["agent_id"],
+            sender_name=record.get("sender_name"),
+            agent_id=record.get("agent_id"),
+            agent_type=record.get("agent_type"),
+            run_id=record.get("run_id"),
+            offline=bool(record.get("offline", False)),
+            stream_id=record.get("stream_id"),
+            client_msg_id=record.get("client_msg_id"),
             content=record["content"],
-            thread_id=record["thread_id"],
-            mentions=tuple(record["mentions"]),
+            thread_id=record.get("thread_id"),
+            mentions=tuple(record.get("mentions") or ()),
             created_at=record["created_at"],
         )
     )

@@ -6,8 +6,9 @@ waits for it, so nobody else slows down.
 
 The hub follows three sources: stored messages (JetStream, ``chat.room.*``), membership changes
 (JetStream, ``gateway.room.*.membership.changed.v1``: a removed member's subscriptions are revoked
-after a re-check) and ephemeral frames on core NATS ``live.room.*`` (presence and typing, which
-carry no ``seq`` and are never stored).
+after a re-check), other room events (workflow traces, artifact changes, message tombstones: see
+:mod:`~coagent_gateway.chat.traces`) and ephemeral frames on core NATS ``live.room.*`` (presence,
+typing and agents' token deltas, which carry no ``seq`` and are never stored).
 """
 
 from __future__ import annotations

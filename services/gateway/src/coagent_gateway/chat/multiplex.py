@@ -1,13 +1,17 @@
 """``/api/v1/ws``: one connection, many subscriptions, each resuming from its own ``seq``.
 
 Client → server (JSON): ``{"op": "subscribe", "topic": "room:<id>", "since": <seq>?, "id": …}``,
-``{"op": "unsubscribe", "topic": …}``, ``{"op": "post", "topic": "room:<id>", "content": …}``,
+``{"op": "unsubscribe", "topic": …}``,
+``{"op": "post", "topic": "room:<id>", "content": …, "client_msg_id": …?}`` (a retry with the same
+``client_msg_id`` is stored once and answered like the first),
 ``{"op": "typing", "topic": "room:<id>"}`` (a subscribed room; rate-limited, no answer),
 ``{"op": "ping"}``. Server → client: ``{"op": "event", "topic", "data": <frame>}``,
-``{"op": "subscribed" | "unsubscribed" | "posted" | "pong", "id", …}``,
+``{"op": "subscribed" | "unsubscribed" | "posted" | "pong", "id", …}`` (``posted`` carries the
+message's ``seq``, ``message_id`` and ``client_msg_id``),
 ``{"op": "revoked", "topic"}`` (access lost: the subscription is gone) and
 ``{"op": "error", "code", "detail", "id"}``. Frames of a topic arrive in ``seq`` order, each once,
-including across a replay; ephemeral frames (``presence``, ``typing``) have no ``seq``.
+including across a replay; ephemeral frames (``presence``, ``typing``, ``message_delta``) and
+tombstones (``message_deleted``) have no ``seq``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -22,6 +27,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from coagent_gateway.chat.endpoints import SLOW_CONSUMER, access_check, handshake_user
 from coagent_gateway.chat.frames import event_text
 from coagent_gateway.chat.live import REVOKED, Listener, Outbox, RoomHub
+from coagent_gateway.chat.messages import KEY_PATTERN
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
@@ -30,6 +36,8 @@ from coagent_kit.errors import ServiceError
 
 router = APIRouter(prefix="/api/v1")
 MAX_SUBSCRIPTIONS = 100
+#: Same rule as the HTTP route's ``client_msg_id``: the key travels on as a header value.
+CLIENT_MSG_ID = re.compile(KEY_PATTERN)
 REPLAY_LIMIT = 500
 
 
@@ -83,7 +91,9 @@ class MuxSession:
         elif op == "typing":
             await self._typing(_room_of(message))
         elif op == "post":
-            await self._post(_room_of(message), message.get("content"), rid)
+            await self._post(
+                _room_of(message), message.get("content"), message.get("client_msg_id"), rid
+            )
         else:
             raise BadRequest("unknown_op", f"Unknown op {op!r}")
 
@@ -122,13 +132,26 @@ class MuxSession:
             raise BadRequest("not_subscribed", "Subscribe to the room before typing in it")
         await self._hub.typing(entry[0])
 
-    async def _post(self, room_id: str, content: object, rid: object) -> None:
+    async def _post(
+        self, room_id: str, content: object, client_msg_id: object, rid: object
+    ) -> None:
         if not isinstance(content, str) or not content.strip():
             raise BadRequest("bad_request", "content must be a non-empty string")
+        if client_msg_id is not None and not (
+            isinstance(client_msg_id, str) and CLIENT_MSG_ID.fullmatch(client_msg_id)
+        ):
+            raise BadRequest("bad_request", "client_msg_id must be 1-128 printable ASCII chars")
         identity = await self._chat.authorize(self._user, room_id, Action.ROOM_CHAT)
-        frame = await self._chat.post(identity, self._user, room_id, content)
+        frame = await self._chat.post(identity, self._user, room_id, content, client_msg_id)
         await self.send(
-            {"op": "posted", "topic": f"room:{room_id}", "seq": frame["seq"], "id": rid}
+            {
+                "op": "posted",
+                "topic": f"room:{room_id}",
+                "seq": frame["seq"],
+                "message_id": frame.get("id"),
+                "client_msg_id": client_msg_id,
+                "id": rid,
+            }
         )
 
     async def pump(self) -> None:

@@ -12,5 +12,8 @@ class RoomGuard(Protocol):
     """Authorises room-scoped actions against course membership."""
 
     async def authorize(self, user: User, room_id: str, action: Action) -> str | None:
-        """The caller's membership role on the room's course; raises 404/403 when refused."""
+        """The role to forward (``"owner"`` for the course owner, else the course role).
+
+        Raises 404/403 when refused.
+        """
         ...

@@ -7,7 +7,9 @@ of a gateway process that died fade out on their own. Typing is rate-limited per
 with a ``SET NX PX`` key, so a chatty client cannot flood a room through any gateway process.
 
 The frames built here travel on core NATS (``live.room.<room_id>``) and carry neither ``sender``
-nor ``content``: the reference client drops such frames instead of drawing chat bubbles.
+nor ``content``: the reference client drops such frames instead of drawing chat bubbles. The same
+subject carries the workflow engine's token stream (``message_delta``, checked against its
+contract); the stored message that follows has the same ``stream_id`` and replaces it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import ValidationError
 from redis.asyncio import Redis
+
+from coagent_contracts.live import MessageDeltaFrame
 
 PREFIX = "coagent:gateway:"
 TTL_S = 45.0
 REFRESH_S = 15.0
 TYPING_INTERVAL_S = 2.0
 TYPING_EXPIRES_S = 5
-EPHEMERAL_TYPES = frozenset({"presence", "typing"})
+EPHEMERAL_TYPES = frozenset({"presence", "typing", "message_delta"})
 """Frame types relayed from ``live.room.*`` to sockets."""
 
 
@@ -107,6 +112,12 @@ def ephemeral_frame(room_id: str, raw: bytes) -> dict[str, Any] | None:
         return None
     if frame.get("room_id") != room_id or "sender" in frame or "content" in frame:
         return None
+    if frame["type"] == "message_delta":
+        # Other services publish these: only the contract's fields reach a browser.
+        try:
+            return MessageDeltaFrame.model_validate(frame).model_dump()
+        except ValidationError:
+            return None
     return frame
 
 

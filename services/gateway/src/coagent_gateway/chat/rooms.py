@@ -15,4 +15,4 @@ class MembershipRoomGuard:
 
     async def authorize(self, user: User, room_id: str, action: Action) -> str | None:
         access = await self._rooms.room_access(user, room_id, action)
-        return access.role
+        return access.forwarded_role(user.id)

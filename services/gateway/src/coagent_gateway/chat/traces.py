@@ -1,16 +1,20 @@
-"""Room frames made from other services' events: workflow traces and artifact changes.
+"""Room frames made from events other than new messages: workflow traces, artifact changes and
+message tombstones.
 
 The shapes are the reference client's (``workflow_trace``, ``artifact_update``,
-``artifact_delete``); none carries ``sender``/``content``, so the client never renders them as chat.
+``artifact_delete``) plus ``message_deleted`` (messages forgotten or pruned by retention: clients
+drop them by ``id``/``seq``). None carries ``sender``/``content``, so the reference client never
+renders them as chat.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
-from coagent_contracts.chat import ArtifactChangedV1, ArtifactDeletedV1
+from coagent_contracts.chat import ArtifactChangedV1, ArtifactDeletedV1, MessagesErasedV1
 from coagent_contracts.envelope import Event
 from coagent_contracts.events import parse_event
 from coagent_contracts.workflow import (
@@ -30,11 +34,16 @@ TRACE_FILTERS = (
     RunCancelledV1.FILTER,
     ArtifactChangedV1.FILTER,
     ArtifactDeletedV1.FILTER,
+    MessagesErasedV1.FILTER,
 )
 
 
 def _iso(event: Event) -> str:
-    return event.occurred_at.isoformat().replace("+00:00", "Z")
+    return _z(event.occurred_at)
+
+
+def _z(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def room_frame(raw: bytes) -> tuple[str, dict[str, Any]] | None:
@@ -45,6 +54,8 @@ def room_frame(raw: bytes) -> tuple[str, dict[str, Any]] | None:
         return None
     if isinstance(event, ArtifactChangedV1 | ArtifactDeletedV1):
         return event.data.room_id, _artifact_frame(event)
+    if isinstance(event, MessagesErasedV1):
+        return event.data.room_id, message_deleted_frame(event)
     trace = _trace(event)
     room_id = getattr(getattr(event, "data", None), "room_id", None)
     if trace is None or not isinstance(room_id, str):
@@ -77,12 +88,26 @@ def _trace(event: Event) -> tuple[str | None, str, str] | None:
     return None
 
 
+def message_deleted_frame(event: MessagesErasedV1) -> dict[str, Any]:
+    """``{"type": "message_deleted", "room_id", "message_ids", "seqs", "reason", "timestamp"}``."""
+    d = event.data
+    return {
+        "type": "message_deleted",
+        "room_id": d.room_id,
+        "message_ids": list(d.message_ids),
+        "seqs": list(d.seqs),
+        "reason": d.reason,
+        "timestamp": _iso(event),
+    }
+
+
 def _artifact_frame(event: ArtifactChangedV1 | ArtifactDeletedV1) -> dict[str, Any]:
     if isinstance(event, ArtifactDeletedV1):
         return {
             "type": "artifact_delete",
             "artifact_id": event.data.artifact_id,
             "room_id": event.data.room_id,
+            "hard": event.data.hard,
             "timestamp": _iso(event),
         }
     d = event.data
@@ -93,10 +118,16 @@ def _artifact_frame(event: ArtifactChangedV1 | ArtifactDeletedV1) -> dict[str, A
         "title": d.title,
         "content": d.content,
         "version": d.version,
+        "parent_artifact_id": d.parent_artifact_id,
         "last_modified_by": d.changed_by,
-        "updated_at": _iso(event),
+        "updated_at": _z(d.updated_at) if d.updated_at else _iso(event),
     }
-    if d.version == 1:
+    if d.created_by is not None or d.created_at is not None:
+        artifact |= {
+            "created_by": d.created_by,
+            "created_at": _z(d.created_at) if d.created_at else None,
+        }
+    elif d.version == 1:  # an older publisher: the first editor is the creator
         artifact |= {"created_by": d.changed_by, "created_at": _iso(event)}
     return {
         "type": "artifact_update",

@@ -60,3 +60,16 @@ class RoomAccess:
         return Resource(
             Kind.ROOM, self.room.id, owner_id=self.course.owner_id, membership=self.role
         )
+
+    def forwarded_role(self, user_id: str) -> str | None:
+        """The ``resource_role`` to send the owning service: ``"owner"`` for the course owner.
+
+        Services have no membership tables; they tell course staff (``owner``, ``teacher``,
+        ``ta``) from the rest by this role alone, and the owner may not be enrolled at all.
+        """
+        return forwarded_role(self.course.owner_id, self.role, user_id)
+
+
+def forwarded_role(owner_id: str | None, role: str | None, user_id: str) -> str | None:
+    """``"owner"`` when ``user_id`` owns the course, else the course ``role`` (None if none)."""
+    return "owner" if owner_id is not None and owner_id == user_id else role

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from coagent_gateway.auth.dependencies import CurrentUser
 from coagent_gateway.policy import Action
-from coagent_gateway.routing.forward import forward
+from coagent_gateway.rooms.domain import forwarded_role
+from coagent_gateway.routing.artifacts import add_artifact_routes
+from coagent_gateway.routing.forward import forward, quoted_path
 from coagent_kit.auth import InternalIdentity
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -78,15 +79,17 @@ def _endpoint(owned: Owned) -> Endpoint:
         room_id = request.path_params.get("room_id")
         if owned.room_write is not None and isinstance(room_id, str):
             action = Action.ROOM_READ if request.method in READ_METHODS else owned.room_write
-            role = (await request.app.state.room_access(user, room_id, action)).role
+            access = await request.app.state.room_access(user, room_id, action)
+            role = forwarded_role(access.course.owner_id, access.role, user.id)
         identity = InternalIdentity(
             user_id=user.id, platform_role=user.platform_role.value, resource_role=role
         )
-        # Re-encode the decoded path: ids may hold any character, and the upstream URL must be
-        # exactly the path the client asked for.
-        path = quote(request.url.path, safe="/:@!$&'()*+,;=-._~")
         return await forward(
-            request, request.app.state.services, _target_service(owned, request), path, identity
+            request,
+            request.app.state.services,
+            _target_service(owned, request),
+            quoted_path(request),
+            identity,
         )
 
     return forward_owned
@@ -95,6 +98,8 @@ def _endpoint(owned: Owned) -> Endpoint:
 def owned_routes_router() -> APIRouter:
     """Every forwarded route family (documented in the OpenAPI under its tag)."""
     router = APIRouter()
+    # First: ``/workspaces/artifacts/artifacts`` also fits ``/workspaces/{room_id}/artifacts``.
+    add_artifact_routes(router, METHODS)
     for index, owned in enumerate(OWNED):
         endpoint = _endpoint(owned)
         for method in METHODS:  # one route per method: each gets its own operation id

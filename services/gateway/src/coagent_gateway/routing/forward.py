@@ -7,12 +7,15 @@ so uploads and streamed answers (files, server-sent events) pass through unchang
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
 from coagent_gateway.adapters.services_http import ServiceClient
 from coagent_kit.auth import InternalIdentity
+from coagent_kit.errors import BadRequest
 
 #: Request headers a service may need; cookies and credentials never leave the gateway.
 FORWARDED_REQUEST = ("content-type", "content-length", "accept", "idempotency-key", "last-event-id")
@@ -26,6 +29,20 @@ FORWARDED_RESPONSE = (
     "location",
     "retry-after",
 )
+
+
+def quoted_path(request: Request) -> str:
+    """The request's path, re-encoded for the upstream URL.
+
+    Ids may hold any character (the path arrives decoded), and the upstream must see exactly the
+    path the client asked for. Dot segments (``..``, also sent as ``%2E%2E``) are refused: httpx
+    would resolve them, and a path authorised as one route would reach another (even an internal
+    one) with the caller's identity.
+    """
+    path = request.url.path
+    if any(part in (".", "..") for part in path.split("/")):
+        raise BadRequest("Paths may not contain '.' or '..' segments", code="invalid_path")
+    return quote(path, safe="/:@!$&'()*+,;=-._~")
 
 
 async def forward(
