@@ -20,6 +20,10 @@ class IngestJobRepository(Protocol):
         """The newest ``limit`` jobs of ``room_id``, newest first."""
         ...
 
+    async def forget_messages(self, room_id: str, message_ids: tuple[str, ...]) -> int:
+        """Delete every job about these messages of ``room_id``; how many there were."""
+        ...
+
 
 class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: job changes and the events they cause."""

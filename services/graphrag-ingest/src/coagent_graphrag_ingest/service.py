@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.chat import MessagePostedV1, MessagesErasedV1
 from coagent_contracts.envelope import Event
 from coagent_contracts.graphrag import IngestRequestedData, IngestRequestedV1
 from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
@@ -10,6 +10,7 @@ from coagent_graphrag_ingest.ports import UnitOfWorkFactory
 
 PRODUCER = "graphrag-ingest"
 MESSAGES_CONSUMER = "graphrag-ingest-messages"
+ERASURES_CONSUMER = "graphrag-ingest-erasures"
 MAX_PAGE = 500
 
 
@@ -53,6 +54,16 @@ class IngestService:
             await uow.publish(ingest_requested(job, event))
             await uow.commit()
         return job
+
+    async def forget_messages(self, event: MessagesErasedV1) -> int:
+        """Drop what is kept about erased messages (tombstones are honoured, never replayed).
+
+        Deleting is idempotent, so a redelivered tombstone is harmless.
+        """
+        async with self._uow() as uow:
+            forgotten = await uow.jobs.forget_messages(event.data.room_id, event.data.message_ids)
+            await uow.commit()
+        return forgotten
 
     async def jobs(self, room_id: str, limit: int = 50) -> list[IngestJob]:
         """The room's newest jobs, newest first."""

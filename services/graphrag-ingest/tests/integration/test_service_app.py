@@ -14,7 +14,12 @@ from nats.js import JetStreamContext
 from pydantic import SecretStr
 
 from coagent_cli.testing import eventually, fresh_consumer
-from coagent_contracts.chat import MessagePostedData, MessagePostedV1
+from coagent_contracts.chat import (
+    MessagePostedData,
+    MessagePostedV1,
+    MessagesErasedData,
+    MessagesErasedV1,
+)
 from coagent_contracts.graphrag import IngestRequestedV1, ingest_requested_subject
 from coagent_contracts.streams import CHAT, GRAPHRAG
 from coagent_graphrag_ingest.app import create_app
@@ -165,3 +170,32 @@ async def test_an_invalid_payload_is_terminated_and_later_messages_flow(
     assert job["source_event_id"] == event.event_id
     # Let the relay finish publishing: stopping the app mid-publish is not what this tests.
     await eventually(lambda: requested_count(js, room_id))
+
+
+async def test_an_erased_message_loses_its_job(
+    client: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    room_id = f"room-{uuid.uuid4().hex[:12]}"
+    kept, doomed = posted(room_id), posted(room_id)
+    for event in (kept, doomed):
+        await publish(js, event.subject, event.model_dump_json().encode(), event.event_id)
+
+    async def both() -> list[dict[str, object]] | None:
+        found = await jobs(client, room_id)
+        return found if len(found) == 2 else None
+
+    await eventually(both)
+    tombstone = MessagesErasedV1(
+        producer="chat",
+        data=MessagesErasedData(
+            room_id=room_id, message_ids=(doomed.data.message_id,), reason="forgotten"
+        ),
+    )
+    await publish(js, tombstone.subject, tombstone.model_dump_json().encode(), tombstone.event_id)
+
+    async def only_the_kept_one() -> list[dict[str, object]] | None:
+        found = await jobs(client, room_id)
+        return found if len(found) == 1 else None
+
+    [job] = await eventually(only_the_kept_one)
+    assert job["source_id"] == kept.data.message_id

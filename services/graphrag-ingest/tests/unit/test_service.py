@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from coagent_contracts.chat import MessagePostedData, MessagePostedV1
+from coagent_contracts.chat import (
+    MessagePostedData,
+    MessagePostedV1,
+    MessagesErasedData,
+    MessagesErasedV1,
+)
 from coagent_contracts.graphrag import IngestRequestedV1
 from coagent_graphrag_ingest.adapters.memory import MemoryStore, MemoryUnitOfWork
 from coagent_graphrag_ingest.domain import InvalidIngestJob, NewIngestJob
@@ -114,3 +119,24 @@ def test_a_job_needs_ids_that_fit_their_columns() -> None:
 def test_a_job_needs_a_known_source_kind() -> None:
     with pytest.raises(InvalidIngestJob):
         NewIngestJob("room-1", "email", "m-1", "e-1")  # type: ignore[arg-type]
+
+
+def erased(room_id: str, *message_ids: str) -> MessagesErasedV1:
+    return MessagesErasedV1(
+        producer="chat",
+        data=MessagesErasedData(room_id=room_id, message_ids=message_ids, reason="forgotten"),
+    )
+
+
+async def test_erased_messages_drop_their_jobs_and_nothing_else(
+    service: IngestService, store: MemoryStore
+) -> None:
+    await service.record_message(posted("room-1", "m-1"))
+    await service.record_message(posted("room-1", "m-2"))
+    await service.record_message(posted("room-2", "m-1"))  # same id, another room: kept
+
+    assert await service.forget_messages(erased("room-1", "m-1", "m-9")) == 1
+    assert await service.forget_messages(erased("room-1", "m-1")) == 0  # redelivered: no-op
+
+    left = {(j.body.room_id, j.body.source_id) for j in store.jobs}
+    assert left == {("room-1", "m-2"), ("room-2", "m-1")}

@@ -24,6 +24,7 @@ class MemoryIngestJobRepository:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self.staged: list[IngestJob] = []
+        self.forgotten: set[str] = set()
 
     async def add(self, job: NewIngestJob) -> IngestJob | None:
         # Mirrors the unique constraint on source_event_id of the real table.
@@ -37,6 +38,17 @@ class MemoryIngestJobRepository:
     async def list_for_room(self, room_id: str, limit: int) -> list[IngestJob]:
         room = [j for j in self._store.jobs if j.body.room_id == room_id]
         return sorted(room, key=lambda j: (j.created_at, j.job_id), reverse=True)[:limit]
+
+    async def forget_messages(self, room_id: str, message_ids: tuple[str, ...]) -> int:
+        doomed = {
+            j.job_id
+            for j in self._visible()
+            if j.body.room_id == room_id
+            and j.body.source_kind == "message"
+            and j.body.source_id in message_ids
+        }
+        self.forgotten |= doomed
+        return len(doomed)
 
     def _visible(self) -> list[IngestJob]:
         return [*self._store.jobs, *self.staged]
@@ -54,3 +66,4 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
 
     def apply(self) -> None:
         self._store.jobs.extend(self.jobs.staged)
+        self._store.jobs[:] = [j for j in self._store.jobs if j.job_id not in self.jobs.forgotten]

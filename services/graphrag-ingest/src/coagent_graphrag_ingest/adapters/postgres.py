@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     String,
     Table,
+    delete,
     func,
     select,
 )
@@ -85,6 +86,16 @@ class PostgresIngestJobRepository:
             .limit(limit)
         )
         return [_to_job(row) for row in rows.mappings()]
+
+    async def forget_messages(self, room_id: str, message_ids: tuple[str, ...]) -> int:
+        result = await self._session.execute(
+            delete(ingest_jobs).where(
+                ingest_jobs.c.room_id == room_id,
+                ingest_jobs.c.source_kind == "message",
+                ingest_jobs.c.source_id.in_(message_ids),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _to_job(row: Any) -> IngestJob:
