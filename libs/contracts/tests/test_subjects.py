@@ -320,7 +320,7 @@ def test_live_subjects_match_no_stream(subject: str) -> None:
 
 
 def test_dead_letters_have_their_own_stream_apart_from_events() -> None:
-    assert FLEET_STREAMS == (*ALL_STREAMS, DEAD_LETTERS)
+    assert (*ALL_STREAMS, DEAD_LETTERS) == FLEET_STREAMS
     subject = dead_letter_subject("chat-agent-messages")
     assert subject == "deadletter.chat-agent-messages"
     assert subject_matches(DEAD_LETTERS.subjects[0], subject)

@@ -14,11 +14,40 @@ from coagent_contracts.trigger import TriggerEventType, TriggerFiredData, Trigge
 from coagent_kit.app import build_app
 from coagent_workflow_engine.adapters.memory import MemoryStore, MemoryUnitOfWork
 from coagent_workflow_engine.endpoints import router
+from coagent_workflow_engine.graphs import install_graph_errors, parse_graph
 from coagent_workflow_engine.service import WorkflowEngineService
 from coagent_workflow_engine.settings import WorkflowEngineSettings
+from coagent_workflow_engine.workflows.domain import Workflow, WorkflowVersion
+from coagent_workflow_engine.workflows.endpoints import rooms_router
+from coagent_workflow_engine.workflows.endpoints import router as workflows_router
+from coagent_workflow_engine.workflows.service import WorkflowService
 
 SECRET = "test-internal-secret-0123456789abcdefghij"
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+#: Workflows every memory store starts with (owner ``u1``): a runnable start → end graph.
+SEEDED_WORKFLOWS = ("w1", "w2", "w7")
+START_END = {
+    "schema_version": 1,
+    "nodes": [{"id": "start", "type": "start"}, {"id": "end", "type": "end"}],
+    "edges": [{"id": "e1", "source": "start", "target": "end"}],
+}
+
+
+def seed_workflow(
+    store: MemoryStore,
+    workflow_id: str,
+    graph: dict[str, object] | None = None,
+    *,
+    owner: str = "u1",
+    is_active: bool = True,
+) -> None:
+    """Put a workflow (version 1) straight into the committed memory tables."""
+    canonical = parse_graph(graph or START_END, runnable=False).model_dump(mode="json")
+    tables = store.engine_tables
+    tables.workflows[workflow_id] = Workflow(
+        workflow_id, workflow_id, owner, is_active, 1, canonical["limits"], T0, T0
+    )
+    tables.versions[(workflow_id, 1)] = WorkflowVersion(workflow_id, 1, canonical, owner, T0)
 
 
 @pytest.fixture
@@ -69,8 +98,11 @@ def clock() -> Callable[[], datetime]:
 
 @pytest.fixture
 def store() -> MemoryStore:
-    """Committed state of the memory adapters."""
-    return MemoryStore()
+    """Committed state of the memory adapters, with the seeded workflows."""
+    store = MemoryStore()
+    for workflow_id in SEEDED_WORKFLOWS:
+        seed_workflow(store, workflow_id)
+    return store
 
 
 @pytest.fixture
@@ -90,5 +122,9 @@ def memory_app(settings: WorkflowEngineSettings, service: WorkflowEngineService)
     """The workflow-engine HTTP API over the memory-backed service (no broker, no database)."""
     app = build_app(settings, title="CoAgent workflow engine (memory)")
     app.state.workflow_engine = service
+    app.state.workflows = WorkflowService(service._uow)  # type: ignore[arg-type]
+    install_graph_errors(app)
+    app.include_router(workflows_router)
+    app.include_router(rooms_router)
     app.include_router(router)
     return app

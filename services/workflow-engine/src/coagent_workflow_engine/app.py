@@ -11,11 +11,23 @@ from coagent_kit.health import nats_check, postgres_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
-from coagent_workflow_engine.adapters.postgres import PostgresUnitOfWork, outbox
+from coagent_workflow_engine.adapters.postgres import outbox
+from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitOfWork
+from coagent_workflow_engine.adapters.postgres_engine import PostgresEngineUnitOfWork
+from coagent_workflow_engine.agents.crypto import cipher_from_settings
+from coagent_workflow_engine.agents.routes import build_agents_api
+from coagent_workflow_engine.agents.routes import router as agents_router
 from coagent_workflow_engine.consumers import register_consumers
 from coagent_workflow_engine.endpoints import router
+from coagent_workflow_engine.graphs import install_graph_errors
+from coagent_workflow_engine.runtime.agents_port import AgentsDirectory
+from coagent_workflow_engine.runtime.deps import RuntimeDeps
+from coagent_workflow_engine.runtime.host import BrokerLive, EngineRuntime
 from coagent_workflow_engine.service import WorkflowEngineService
 from coagent_workflow_engine.settings import WorkflowEngineSettings
+from coagent_workflow_engine.workflows.endpoints import rooms_router as room_workflow_router
+from coagent_workflow_engine.workflows.endpoints import router as workflows_router
+from coagent_workflow_engine.workflows.service import WorkflowService
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -25,10 +37,32 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     broker = create_broker(cfg.nats_url, cfg.service_name)
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
-    workflow_engine = WorkflowEngineService(lambda: PostgresUnitOfWork(sessions, relay.wake))
-    register_consumers(broker, workflow_engine)
 
-    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[engine.dispose])
+    def unit_of_work() -> PostgresEngineUnitOfWork:
+        return PostgresEngineUnitOfWork(sessions, relay.wake)
+
+    def agents_unit_of_work() -> PostgresAgentsUnitOfWork:
+        return PostgresAgentsUnitOfWork(sessions, relay.wake)
+
+    agents_api = build_agents_api(agents_unit_of_work, cipher_from_settings(cfg))
+    deps = RuntimeDeps(
+        uow=unit_of_work,
+        agents=AgentsDirectory(agents_unit_of_work, agents_api.keys),
+        live=BrokerLive(broker),
+    )
+    runtime = EngineRuntime(deps, cfg, broker)
+    workflow_engine = WorkflowEngineService(
+        unit_of_work, on_queued=runtime.wake, on_cancel=runtime.cancel
+    )
+    register_consumers(broker, workflow_engine, cancel_local=runtime.cancel_local)
+
+    lifespan = messaging_lifespan(
+        cfg,
+        broker,
+        relay=relay,
+        on_start=[runtime.start],
+        closers=[runtime.stop, engine.dispose],
+    )
 
     app = build_app(
         cfg,
@@ -37,6 +71,13 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         checks={"postgres": postgres_check(engine), "nats": nats_check(broker)},
     )
     app.state.workflow_engine = workflow_engine
+    app.state.workflows = WorkflowService(unit_of_work)
+    app.state.runtime = runtime
     app.state.broker = broker
+    install_graph_errors(app)
+    app.include_router(workflows_router)
+    app.include_router(room_workflow_router)
     app.include_router(router)
+    app.state.agents = agents_api
+    app.include_router(agents_router)
     return app

@@ -1,18 +1,50 @@
-"""JetStream subscribers of the workflow engine."""
+"""Subscribers of the workflow engine: trigger firings, room history, and cancel requests."""
 
 from __future__ import annotations
 
-from faststream.nats import NatsBroker
+from collections.abc import Callable
+from typing import Any
 
+from faststream.nats import NatsBroker, NatsMessage
+
+from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.trigger import TriggerFiredV1
 from coagent_kit.broker import subscribe_event
-from coagent_workflow_engine.service import FIRINGS_CONSUMER, WorkflowEngineService
+from coagent_workflow_engine.service import (
+    FIRINGS_CONSUMER,
+    HISTORY_CONSUMER,
+    WorkflowEngineService,
+)
+
+CANCEL_SUBJECT = "control.workflow_engine.cancel"
+"""Core NATS, captured by no stream: the id of a run to stop, wherever it runs."""
 
 
-def register_consumers(broker: NatsBroker, engine: WorkflowEngineService) -> None:
-    """Every trigger firing becomes exactly one queued run."""
+def register_consumers(
+    broker: NatsBroker,
+    engine: WorkflowEngineService,
+    *,
+    cancel_local: Callable[[str], bool] | None = None,
+) -> None:
+    """Every trigger firing becomes exactly one queued run; chat's messages feed the room
+    history agents read; every engine process hears cancel requests (no queue group)."""
 
     async def on_trigger_fired(event: TriggerFiredV1) -> None:
         await engine.queue_run_for_firing(event)
 
+    async def on_message_posted(event: MessagePostedV1) -> None:
+        await engine.record_room_message(event)
+
     subscribe_event(broker, TriggerFiredV1, FIRINGS_CONSUMER, on_trigger_fired)
+    subscribe_event(broker, MessagePostedV1, HISTORY_CONSUMER, on_message_posted)
+
+    if cancel_local is not None:
+        stop = cancel_local
+
+        @broker.subscriber(CANCEL_SUBJECT, title="workflow-engine:cancel")
+        async def on_cancel(body: Any, msg: NatsMessage) -> None:
+            run_id = msg.body.decode(errors="replace").strip()
+            if run_id:
+                stop(run_id)
+
+        _ = on_cancel

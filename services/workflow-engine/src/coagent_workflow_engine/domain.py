@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from coagent_kit.errors import NotFound
+from coagent_kit.errors import Conflict, NotFound
 
 RunStatus = Literal[
     "queued", "running", "interrupted", "succeeded", "failed", "cancelled", "timed_out"
 ]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+StepStatus = Literal["running", "succeeded", "failed", "skipped"]
 TriggerKind = Literal["user_message", "silence", "timer", "cron", "webhook", "manual"]
 
 #: The workflow version a run records while workflow definitions do not exist yet: the first
@@ -21,6 +23,14 @@ FIRST_WORKFLOW_VERSION = 1
 
 class RunNotFound(NotFound):
     code = "run_not_found"
+
+
+class RunNotInterrupted(Conflict):
+    code = "run_not_interrupted"
+
+
+class RunAlreadyFinished(Conflict):
+    code = "run_already_finished"
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,28 @@ class Run:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = None
+    #: Stable snake_case code of ``error`` (``budget_exceeded``, ``timeout``, ``not_runnable``…).
+    error_code: str | None = None
+    #: User the run acts for (the workflow's owner or the caller of ``execute``); whose keys pay.
+    created_by: str | None = None
+    #: The payload the run starts from (the trigger's or the ``execute`` body's ``input``).
+    input: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    #: Worker lease: a run whose lease expired is claimed again and resumed from its checkpoint.
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempt: int = 0
+    #: Set by a cancel request; checked between steps by whichever process runs it.
+    cancel_requested: bool = False
+    #: What a ``human_input`` node asked while the run is ``interrupted``.
+    pending_input: dict[str, Any] | None = None
+    #: ``{"value": …}`` once someone answered; consumed by the worker that resumes the run.
+    resume: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
 
     @classmethod
     def queued(
@@ -61,6 +93,10 @@ class Run:
         room_id: str | None,
         now: datetime,
         workflow_version: int = FIRST_WORKFLOW_VERSION,
+        *,
+        created_by: str | None = None,
+        input: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
     ) -> Run:
         """A new run waiting for a worker."""
         return cls(
@@ -71,4 +107,44 @@ class Run:
             trigger=trigger,
             room_id=room_id,
             created_at=now,
+            created_by=created_by,
+            input=dict(input or {}),
+            idempotency_key=idempotency_key,
         )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One execution of one node: the run's timeline (CONTRACTS.md "Runs" ``steps``).
+
+    ``step`` is LangGraph's superstep number, so ``(run_id, node_id, step)`` names the same
+    execution again when a resumed run re-enters a node: its recorded outcome is reused instead of
+    calling the model (and posting to the room) twice.
+    """
+
+    run_id: str
+    node_id: str
+    step: int
+    node_type: str
+    status: StepStatus
+    started_at: datetime
+    finished_at: datetime | None = None
+    input: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    tokens: int = 0
+    cost: float = 0.0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryMessage:
+    """One message of a room as this service keeps it (agents read it as their context)."""
+
+    room_id: str
+    message_id: str
+    seq: int
+    sender_kind: str
+    sender_name: str | None
+    content: str
+    created_at: datetime
+    agent_id: str | None = None

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from coagent_kit.unit_of_work import UnitOfWorkPort
-from coagent_workflow_engine.domain import Run
+from coagent_workflow_engine.domain import HistoryMessage, Run, Step
+from coagent_workflow_engine.workflows.ports import WorkflowRepository
 
 
 class RunRepository(Protocol):
     """Runs of every workflow; at most one run per trigger firing."""
 
     async def add(self, run: Run) -> bool:
-        """Store ``run``; False (and nothing stored) if a run already has its firing key."""
+        """Store ``run``; False (nothing stored) if its firing key or idempotency key is taken."""
         ...
 
     async def get(self, workflow_id: str, run_id: str) -> Run | None:
@@ -24,16 +26,73 @@ class RunRepository(Protocol):
         """The latest ``limit`` runs of ``workflow_id``, newest first."""
         ...
 
+    async def by_id(self, run_id: str) -> Run | None: ...
+
+    async def by_idempotency_key(
+        self, workflow_id: str, created_by: str | None, key: str
+    ) -> Run | None: ...
+
+    async def save(self, run: Run) -> None:
+        """Overwrite the stored run with ``run``."""
+        ...
+
+    async def claim(self, owner: str, lease_s: float, now: datetime) -> Run | None:
+        """Take the oldest run that is queued, or running under an expired lease, for ``owner``.
+
+        The claimed run is ``running`` with a fresh lease and ``attempt`` incremented; concurrent
+        claimers never get the same run (``FOR UPDATE SKIP LOCKED`` in PostgreSQL).
+        """
+        ...
+
+    async def renew(self, run_id: str, owner: str, lease_s: float, now: datetime) -> Run | None:
+        """Extend ``owner``'s lease; ``None`` when ``owner`` no longer holds it."""
+        ...
+
+
+class StepRepository(Protocol):
+    """The node-by-node timeline of runs."""
+
+    async def find(self, run_id: str, node_id: str, step: int) -> Step | None: ...
+
+    async def put(self, step: Step) -> None:
+        """Insert or overwrite the step ``(run_id, node_id, step)``."""
+        ...
+
+    async def of_run(self, run_id: str) -> list[Step]:
+        """In execution order."""
+        ...
+
+
+class HistoryRepository(Protocol):
+    """A bounded projection of each room's recent messages (from chat's events)."""
+
+    async def add(self, message: HistoryMessage, keep: int) -> bool:
+        """Store ``message`` once (by message id), keeping only the room's ``keep`` latest."""
+        ...
+
+    async def recent(self, room_id: str, limit: int) -> list[HistoryMessage]:
+        """The room's latest ``limit`` messages, oldest first."""
+        ...
+
 
 class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: state changes, the events they cause and the consumed-event marks."""
 
-    # A read-only property rather than an attribute: protocol attributes are invariant, so an
+    # Read-only properties rather than attributes: protocol attributes are invariant, so an
     # adapter's concrete repository type would not match a plain ``runs: ...`` member.
     @property
     def runs(self) -> RunRepository:
         """Runs, read and written inside this unit."""
         ...
+
+    @property
+    def steps(self) -> StepRepository: ...
+
+    @property
+    def workflows(self) -> WorkflowRepository: ...
+
+    @property
+    def history(self) -> HistoryRepository: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

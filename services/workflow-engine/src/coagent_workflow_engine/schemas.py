@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from coagent_workflow_engine.domain import Run, RunStatus, RunTrigger, TriggerKind
+from coagent_workflow_engine.domain import Run, RunStatus, RunTrigger, Step, StepStatus, TriggerKind
 
 
 class RunTriggerRead(BaseModel):
@@ -41,6 +42,11 @@ class RunRead(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     error: str | None
+    error_code: str | None = None
+    #: What a ``human_input`` node asks while the run is ``interrupted``.
+    pending_input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    attempt: int = 0
 
     @classmethod
     def of(cls, run: Run) -> RunRead:
@@ -56,4 +62,61 @@ class RunRead(BaseModel):
             started_at=run.started_at,
             finished_at=run.finished_at,
             error=run.error,
+            error_code=run.error_code,
+            pending_input=run.pending_input,
+            output=run.output,
+            attempt=run.attempt,
         )
+
+
+class StepRead(BaseModel):
+    """One node execution of a run's timeline."""
+
+    node_id: str
+    node_type: str
+    step: int
+    status: StepStatus
+    started_at: datetime
+    finished_at: datetime | None
+    input: dict[str, Any]
+    output: dict[str, Any]
+    tokens: int
+    cost: float
+    error: str | None
+
+    @classmethod
+    def of(cls, step: Step) -> StepRead:
+        return cls(
+            node_id=step.node_id,
+            node_type=step.node_type,
+            step=step.step,
+            status=step.status,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+            input=step.input,
+            output=step.output,
+            tokens=step.tokens,
+            cost=step.cost,
+            error=step.error,
+        )
+
+
+class RunDetail(RunRead):
+    """A run with its node-by-node timeline."""
+
+    steps: list[StepRead]
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecuteBody(BaseModel):
+    room_id: str | None = Field(default=None, max_length=64)
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ResumeBody(BaseModel):
+    input: Any = None
+
+
+class RunAccepted(BaseModel):
+    run_id: str
+    status: RunStatus

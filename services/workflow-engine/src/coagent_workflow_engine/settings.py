@@ -1,10 +1,11 @@
 """Workflow-engine settings (``WORKFLOW_ENGINE_*``, fleet-wide values from ``COAGENT_*``)."""
 
-from typing import ClassVar
+from typing import Annotated, ClassVar, Self
 
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from coagent_kit.settings import ServiceSettings
+from coagent_kit.settings import ConfigurationError, ServiceSettings
 
 
 class WorkflowEngineSettings(ServiceSettings):
@@ -17,3 +18,30 @@ class WorkflowEngineSettings(ServiceSettings):
     database_url: str = (
         "postgresql+asyncpg://coagent_workflow_engine@127.0.0.1:5432/coagent_workflow_engine"
     )
+    #: Fernet keys for provider keys at rest, comma-separated; the first encrypts, all decrypt
+    #: (rotation: prepend a new key). Empty in dev/test: derived from the internal token secret.
+    encryption_keys: Annotated[list[SecretStr], NoDecode] = []
+    #: Runs executed at once by this process (each is an asyncio task, mostly awaiting models).
+    worker_concurrency: int = Field(default=4, ge=0, le=256)
+    #: A run's lease: a worker that stops renewing it (crash, kill -9) loses the run to another
+    #: worker after at most this long (+ one poll), which resumes it from its checkpoint.
+    lease_s: float = Field(default=15.0, gt=0.5, le=600)
+    #: How often idle workers look for queued runs queued by other processes.
+    poll_s: float = Field(default=0.5, gt=0, le=30)
+
+    @field_validator("encryption_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_encryption_keys(self) -> Self:
+        # Outside dev/test the keys must be the operator's own: a key derived from another
+        # secret would tie every stored provider key to that secret's rotation.
+        if self.env not in ("dev", "test") and not self.encryption_keys:
+            raise ConfigurationError(
+                f"{self.env_name('encryption_keys')} must be set when COAGENT_ENV={self.env}"
+            )
+        return self

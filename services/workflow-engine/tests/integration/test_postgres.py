@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,13 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from coagent_contracts.trigger import TriggerFiredV1
 from coagent_contracts.workflow import RunQueuedV1
 from coagent_kit.db import create_engine, session_factory
-from coagent_workflow_engine.adapters.postgres import PostgresUnitOfWork, outbox, runs
+from coagent_workflow_engine.adapters.postgres import outbox, runs
+from coagent_workflow_engine.adapters.postgres_engine import PostgresEngineUnitOfWork
 from coagent_workflow_engine.domain import Run, RunNotFound
 from coagent_workflow_engine.service import WorkflowEngineService
+from coagent_workflow_engine.workflows.domain import Caller, WorkflowNotFound
 
 pytestmark = pytest.mark.integration
 
 Fired = Callable[..., TriggerFiredV1]
+OWNER = Caller("u1", "teacher")
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +56,17 @@ def commits() -> list[int]:
 def pg_service(
     sessions: async_sessionmaker[AsyncSession], commits: list[int]
 ) -> WorkflowEngineService:
-    return WorkflowEngineService(lambda: PostgresUnitOfWork(sessions, lambda: commits.append(1)))
+    return WorkflowEngineService(
+        lambda: PostgresEngineUnitOfWork(sessions, lambda: commits.append(1))
+    )
 
 
 @pytest.fixture
-def workflow() -> str:
-    """A workflow id of this test only: the database is shared by the whole session."""
-    return f"wf-{uuid.uuid4().hex[:12]}"
+async def workflow(seed: Any) -> str:
+    """A workflow of this test only (the database is shared by the whole session)."""
+    workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+    await seed(workflow_id)
+    return workflow_id
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], workflow: str) -> tuple[int, int]:
@@ -76,7 +84,7 @@ async def test_a_firing_is_stored_and_read_back(
     run = await pg_service.queue_run_for_firing(fired(workflow_id=workflow, room_id=None))
     assert run is not None
 
-    stored = await pg_service.get_run(workflow, run.id)
+    stored, _ = await pg_service.get_run(OWNER, workflow, run.id)
 
     assert stored == run
     assert stored.trigger is not None
@@ -143,10 +151,11 @@ async def test_runs_are_listed_newest_first_and_scoped_to_their_workflow(
     other = await pg_service.queue_run_for_firing(fired(workflow_id=workflow + "-other"))
     assert other is not None
 
-    listed = await pg_service.list_runs(workflow, limit=3)
+    listed = await pg_service.list_runs(OWNER, workflow, limit=3)
 
     assert [r.id for r in listed] == [r.id for r in reversed(created)][:3]
     assert listed[0] == created[-1]
-    assert await pg_service.list_runs(workflow + "-none") == []
+    with pytest.raises(WorkflowNotFound):
+        await pg_service.list_runs(OWNER, workflow + "-none")
     with pytest.raises(RunNotFound):
-        await pg_service.get_run(workflow, other.id)
+        await pg_service.get_run(OWNER, workflow, other.id)

@@ -25,6 +25,11 @@ RUN_FIELDS = {
     "started_at",
     "finished_at",
     "error",
+    # extensions beyond CONTRACTS.md (compatible: new optional fields)
+    "error_code",
+    "pending_input",
+    "output",
+    "attempt",
 }
 
 
@@ -49,7 +54,7 @@ async def test_runs_are_listed_newest_first_in_the_contract_shape(
     for firing in (older, newer, fired(workflow_id="w2")):
         await service.queue_run_for_firing(firing)
 
-    response = await client.get("/internal/workflows/w1/runs", headers=auth)
+    response = await client.get("/api/v1/workflows/w1/runs", headers=auth)
 
     assert response.status_code == 200
     body = response.json()
@@ -74,8 +79,8 @@ async def test_limit_is_applied_and_validated(
     for _ in range(3):
         await service.queue_run_for_firing(fired())
 
-    limited = await client.get("/internal/workflows/w1/runs", params={"limit": 2}, headers=auth)
-    invalid = await client.get("/internal/workflows/w1/runs", params={"limit": 0}, headers=auth)
+    limited = await client.get("/api/v1/workflows/w1/runs", params={"limit": 2}, headers=auth)
+    invalid = await client.get("/api/v1/workflows/w1/runs", params={"limit": 0}, headers=auth)
 
     assert len(limited.json()) == 2
     assert (invalid.status_code, invalid.json()["code"]) == (422, "validation_error")
@@ -87,11 +92,12 @@ async def test_a_run_is_readable_by_id(
     run = await service.queue_run_for_firing(fired())
     assert run is not None
 
-    response = await client.get(f"/internal/workflows/w1/runs/{run.id}", headers=auth)
+    response = await client.get(f"/api/v1/workflows/w1/runs/{run.id}", headers=auth)
 
     assert response.status_code == 200
     assert response.json()["id"] == run.id
-    assert set(response.json()) == RUN_FIELDS
+    assert set(response.json()) == RUN_FIELDS | {"steps", "input"}
+    assert response.json()["steps"] == []
 
 
 async def test_a_run_of_another_workflow_is_a_typed_404(
@@ -100,15 +106,15 @@ async def test_a_run_of_another_workflow_is_a_typed_404(
     run = await service.queue_run_for_firing(fired(workflow_id="w1"))
     assert run is not None
 
-    elsewhere = await client.get(f"/internal/workflows/w2/runs/{run.id}", headers=auth)
-    unknown = await client.get("/internal/workflows/w1/runs/nope", headers=auth)
+    elsewhere = await client.get(f"/api/v1/workflows/w2/runs/{run.id}", headers=auth)
+    unknown = await client.get("/api/v1/workflows/w1/runs/nope", headers=auth)
 
     for response in (elsewhere, unknown):
         assert response.status_code == 404
         assert response.json()["code"] == "run_not_found"
 
 
-@pytest.mark.parametrize("path", ["/internal/workflows/w1/runs", "/internal/workflows/w1/runs/x"])
+@pytest.mark.parametrize("path", ["/api/v1/workflows/w1/runs", "/api/v1/workflows/w1/runs/x"])
 async def test_no_identity_token_is_401(client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 401
@@ -120,5 +126,5 @@ async def test_a_token_for_another_service_is_401(
 ) -> None:
     secret = settings.internal_token_secret.get_secret_value()
     token = sign_identity(secret, InternalIdentity(user_id="u1", platform_role="admin"), "trigger")
-    response = await client.get("/internal/workflows/w1/runs", headers={HEADER: token})
+    response = await client.get("/api/v1/workflows/w1/runs", headers={HEADER: token})
     assert (response.status_code, response.json()["code"]) == (401, "identity_invalid")

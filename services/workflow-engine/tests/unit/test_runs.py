@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Self
 
 import pytest
 
 from coagent_contracts.trigger import TriggerFiredV1
-from coagent_contracts.workflow import RunQueuedV1
+from coagent_contracts.workflow import RunFailedV1, RunQueuedV1
 from coagent_workflow_engine.adapters.memory import MemoryStore, MemoryUnitOfWork
 from coagent_workflow_engine.domain import FIRST_WORKFLOW_VERSION, Run, RunNotFound, RunTrigger
 from coagent_workflow_engine.service import WorkflowEngineService
+from coagent_workflow_engine.workflows.domain import Caller, WorkflowNotFound
 
 Fired = Callable[..., TriggerFiredV1]
+OWNER = Caller("u1", "teacher")
 
 
 class _FailingUnitOfWork(MemoryUnitOfWork):
@@ -51,6 +54,7 @@ async def test_a_firing_creates_one_queued_run_and_its_event(
         ),
         room_id="r9",
         created_at=run.created_at,
+        created_by="u1",  # the workflow's owner: the run acts (and pays) for them
     )
     assert list(store.runs.values()) == [run]
     [event] = store.published
@@ -118,17 +122,21 @@ async def test_runs_are_listed_newest_first_per_workflow_and_limited(
     created = [await service.queue_run_for_firing(fired(workflow_id="w1")) for _ in range(5)]
     await service.queue_run_for_firing(fired(workflow_id="w2"))
 
-    listed = await service.list_runs("w1", limit=3)
+    listed = await service.list_runs(OWNER, "w1", limit=3)
 
     assert [r.id for r in listed] == [r.id for r in reversed(created) if r is not None][:3]
-    assert await service.list_runs("nothing") == []
+    with pytest.raises(WorkflowNotFound):
+        await service.list_runs(OWNER, "nothing")
+    with pytest.raises(WorkflowNotFound):  # not the owner, not an admin
+        await service.list_runs(Caller("u2", "teacher"), "w1")
+    assert len(await service.list_runs(Caller("u9", "admin"), "w1")) == 5
 
 
 async def test_the_page_size_is_clamped(service: WorkflowEngineService, fired: Fired) -> None:
     for _ in range(3):
         await service.queue_run_for_firing(fired())
-    assert len(await service.list_runs("w1", limit=0)) == 1
-    assert len(await service.list_runs("w1", limit=10_000)) == 3
+    assert len(await service.list_runs(OWNER, "w1", limit=0)) == 1
+    assert len(await service.list_runs(OWNER, "w1", limit=10_000)) == 3
 
 
 async def test_a_run_is_read_only_through_its_own_workflow(
@@ -136,9 +144,43 @@ async def test_a_run_is_read_only_through_its_own_workflow(
 ) -> None:
     run = await service.queue_run_for_firing(fired(workflow_id="w1"))
     assert run is not None
-    assert await service.get_run("w1", run.id) == run
+    assert await service.get_run(OWNER, "w1", run.id) == (run, [])
     with pytest.raises(RunNotFound) as caught:
-        await service.get_run("w2", run.id)
+        await service.get_run(OWNER, "w2", run.id)
     assert (caught.value.status, caught.value.code) == (404, "run_not_found")
     with pytest.raises(RunNotFound):
-        await service.get_run("w1", "no-such-run")
+        await service.get_run(OWNER, "w1", "no-such-run")
+
+
+@pytest.mark.parametrize(
+    ("workflow_id", "code"),
+    [
+        ("ghost", "workflow_not_found"),
+        ("off", "workflow_inactive"),
+        ("draft", "workflow_not_runnable"),
+    ],
+)
+async def test_a_firing_for_a_workflow_that_cannot_run_is_a_failed_run_with_the_reason(
+    service: WorkflowEngineService, store: MemoryStore, fired: Fired, workflow_id: str, code: str
+) -> None:
+    off, draft = store.engine_tables.workflows["w2"], store.engine_tables.workflows["w7"]
+    store.engine_tables.workflows["off"] = replace(off, id="off", is_active=False)
+    store.engine_tables.versions[("off", 1)] = replace(
+        store.engine_tables.versions[("w2", 1)], workflow_id="off"
+    )
+    store.engine_tables.workflows["draft"] = replace(draft, id="draft")
+    store.engine_tables.versions[("draft", 1)] = replace(
+        store.engine_tables.versions[("w7", 1)],
+        workflow_id="draft",
+        graph={"schema_version": 1, "nodes": [], "edges": []},
+    )
+
+    run = await service.queue_run_for_firing(fired(workflow_id=workflow_id))
+
+    assert run is not None
+    assert (run.status, run.error_code) == ("failed", code)
+    assert run.finished_at is not None
+    queued, failed = store.published
+    assert isinstance(queued, RunQueuedV1)
+    assert isinstance(failed, RunFailedV1)
+    assert failed.data.error_code == code

@@ -23,7 +23,7 @@ from coagent_kit.broker import (
 )
 
 #: JetStream API error codes for "no message with this sequence" (deleted or never stored).
-NO_MESSAGE_CODES = frozenset({10037, 10057})
+NO_MESSAGE_CODES = frozenset({10037, 10043, 10057})
 #: How far a listing scans past deleted or filtered-out sequences before it stops.
 SCAN_FACTOR = 20
 REPLAY_TIMEOUT_S = 15.0

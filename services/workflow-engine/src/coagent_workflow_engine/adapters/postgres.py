@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -11,10 +14,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
     select,
+    text,
 )
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coagent_kit.db import new_metadata
@@ -44,9 +49,56 @@ runs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("error", Text),
+    # Columns of migration 0004: execution, leases, cancel, human input.
+    Column("error_code", String(64)),
+    Column("created_by", String(64)),
+    Column("input", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("idempotency_key", String(255)),
+    Column("lease_owner", String(128)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("attempt", Integer, nullable=False, server_default=text("0")),
+    Column("cancel_requested", Boolean, nullable=False, server_default=text("false")),
+    Column("pending_input", JSONB),
+    Column("resume", JSONB),
+    Column("output", JSONB),
     # Serves "latest runs of a workflow" without a sort.
     Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at", "id"),
+    # Serves the workers' claim query (runs waiting or with a lease that may have expired).
+    Index("ix_runs_status_lease_expires_at", "status", "lease_expires_at"),
+    # A retried ``execute`` with the same Idempotency-Key (per caller) finds the first run.
+    UniqueConstraint("workflow_id", "created_by", "idempotency_key", name="uq_runs_idempotency"),
 )
+
+
+def run_values(run: Run) -> dict[str, Any]:
+    """Every column of ``run``'s row."""
+    trigger = run.trigger
+    return {
+        "id": run.id,
+        "workflow_id": run.workflow_id,
+        "workflow_version": run.workflow_version,
+        "status": run.status,
+        "trigger_kind": trigger.kind if trigger else None,
+        "policy_id": trigger.policy_id if trigger else None,
+        "firing_key": trigger.firing_key if trigger else None,
+        "event_id": trigger.event_id if trigger else None,
+        "room_id": run.room_id,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+        "error_code": run.error_code,
+        "created_by": run.created_by,
+        "input": run.input,
+        "idempotency_key": run.idempotency_key,
+        "lease_owner": run.lease_owner,
+        "lease_expires_at": run.lease_expires_at,
+        "attempt": run.attempt,
+        "cancel_requested": run.cancel_requested,
+        "pending_input": run.pending_input,
+        "resume": run.resume,
+        "output": run.output,
+    }
 
 
 class PostgresRunRepository:
@@ -56,26 +108,8 @@ class PostgresRunRepository:
         self._session = session
 
     async def add(self, run: Run) -> bool:
-        trigger = run.trigger
         statement = (
-            insert(runs)
-            .values(
-                id=run.id,
-                workflow_id=run.workflow_id,
-                workflow_version=run.workflow_version,
-                status=run.status,
-                trigger_kind=trigger.kind if trigger else None,
-                policy_id=trigger.policy_id if trigger else None,
-                firing_key=trigger.firing_key if trigger else None,
-                event_id=trigger.event_id if trigger else None,
-                room_id=run.room_id,
-                created_at=run.created_at,
-                started_at=run.started_at,
-                finished_at=run.finished_at,
-                error=run.error,
-            )
-            .on_conflict_do_nothing(index_elements=[runs.c.firing_key])
-            .returning(runs.c.id)
+            insert(runs).values(**run_values(run)).on_conflict_do_nothing().returning(runs.c.id)
         )
         return (await self._session.execute(statement)).first() is not None
 
@@ -84,7 +118,7 @@ class PostgresRunRepository:
             select(runs).where(runs.c.id == run_id, runs.c.workflow_id == workflow_id)
         )
         row = rows.mappings().one_or_none()
-        return None if row is None else _to_run(row)
+        return None if row is None else to_run(row)
 
     async def list_for_workflow(self, workflow_id: str, limit: int) -> list[Run]:
         rows = await self._session.execute(
@@ -93,10 +127,10 @@ class PostgresRunRepository:
             .order_by(runs.c.created_at.desc(), runs.c.id.desc())
             .limit(limit)
         )
-        return [_to_run(row) for row in rows.mappings()]
+        return [to_run(row) for row in rows.mappings()]
 
 
-def _to_run(r: RowMapping) -> Run:
+def to_run(r: RowMapping) -> Run:
     trigger = None
     if r["firing_key"] is not None:
         trigger = RunTrigger(
@@ -116,6 +150,17 @@ def _to_run(r: RowMapping) -> Run:
         started_at=r["started_at"],
         finished_at=r["finished_at"],
         error=r["error"],
+        error_code=r["error_code"],
+        created_by=r["created_by"],
+        input=r["input"] or {},
+        idempotency_key=r["idempotency_key"],
+        lease_owner=r["lease_owner"],
+        lease_expires_at=r["lease_expires_at"],
+        attempt=r["attempt"],
+        cancel_requested=r["cancel_requested"],
+        pending_input=r["pending_input"],
+        resume=r["resume"],
+        output=r["output"],
     )
 
 

@@ -1,0 +1,1 @@
+"""Agent configurations, their versions and types, room assignments and encrypted provider keys."""

@@ -1,0 +1,1 @@
+"""Execution of workflow versions on LangGraph: compile, run nodes, workers with leases, cancel."""

@@ -1,0 +1,1 @@
+"""Workflows as first-class documents: named, owned, with immutable graph versions."""
