@@ -197,6 +197,44 @@ async def test_create_engine_and_ping(kit_engine: AsyncEngine) -> None:
         assert (await conn.execute(text("select current_user"))).scalar() == "coagent_kit_tests"
 
 
+async def _backend_pid(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("select pg_backend_pid()"))).scalar_one())
+
+
+@pytest.mark.integration
+async def test_a_pooled_connection_the_server_closed_is_replaced(
+    kit_engine: AsyncEngine, kit_database_url: str
+) -> None:
+    first = await _backend_pid(kit_engine)  # now idle in the pool
+    other = create_engine(kit_database_url)
+    try:
+        async with other.connect() as conn:
+            await conn.execute(text("select pg_terminate_backend(:pid)"), {"pid": first})
+    finally:
+        await other.dispose()
+    await asyncio.sleep(0.2)  # the driver notices the closed socket
+
+    assert await _backend_pid(kit_engine) != first
+
+
+@pytest.mark.integration
+async def test_only_idle_connections_are_pinged_on_checkout(
+    kit_engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pings: list[object] = []
+    dialect = kit_engine.sync_engine.dialect
+    ping_once = dialect.do_ping
+    monkeypatch.setattr(dialect, "do_ping", lambda c: pings.append(c) or ping_once(c))
+    pid = await _backend_pid(kit_engine)  # a new connection: not pinged
+    assert await _backend_pid(kit_engine) == pid  # back from the pool at once: not pinged
+    assert pings == []
+
+    monkeypatch.setattr("coagent_kit.db.PING_AFTER_IDLE_S", 0.0)
+    assert await _backend_pid(kit_engine) == pid
+    assert len(pings) == 1
+
+
 @pytest.mark.integration
 async def test_sessions_keep_objects_after_commit(kit_engine: AsyncEngine) -> None:
     sessions = session_factory(kit_engine)
