@@ -15,6 +15,7 @@ from coagent_kit.app import build_app
 from coagent_workflow_engine.adapters.memory import MemoryStore, MemoryUnitOfWork
 from coagent_workflow_engine.endpoints import router
 from coagent_workflow_engine.graphs import install_graph_errors, parse_graph
+from coagent_workflow_engine.internal import internal_router
 from coagent_workflow_engine.service import WorkflowEngineService
 from coagent_workflow_engine.settings import WorkflowEngineSettings
 from coagent_workflow_engine.workflows.domain import Workflow, WorkflowVersion
@@ -127,4 +128,5 @@ def memory_app(settings: WorkflowEngineSettings, service: WorkflowEngineService)
     app.include_router(workflows_router)
     app.include_router(rooms_router)
     app.include_router(router)
+    app.include_router(internal_router)
     return app

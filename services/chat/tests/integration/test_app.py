@@ -25,12 +25,6 @@ AgentReply = Callable[..., AgentMessageProducedV1]
 DEADLINE_S = 10.0
 
 
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
-    return service_database_url("chat")
-
-
 @pytest.fixture
 async def app(nats_url: str, database_url: str, settings: ChatSettings) -> AsyncIterator[FastAPI]:
     cfg = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import httpx
 import nats
@@ -19,11 +19,6 @@ from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 pytestmark = pytest.mark.integration
 
 DEADLINE_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("chat")
 
 
 @pytest.fixture

@@ -4,38 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_chat.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_chat.adapters.postgres_artifacts import artifact_versions, artifacts
 from coagent_chat.artifacts.domain import Artifact, InvalidParent, VersionConflict
 from coagent_chat.artifacts.service import ArtifactService
 from coagent_contracts.chat import ArtifactChangedV1, ArtifactDeletedV1
-from coagent_kit.db import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
-    return service_database_url("chat")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

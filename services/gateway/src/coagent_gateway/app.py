@@ -46,6 +46,7 @@ from coagent_gateway.chat.live import RoomHub
 from coagent_gateway.chat.multiplex import router as multiplex_router
 from coagent_gateway.chat.presence import RedisPresenceStore, RedisTypingLimiter
 from coagent_gateway.chat.rooms import MembershipRoomGuard
+from coagent_gateway.chat.runs import EngineRunDirectory, JetStreamRunEvents, RunAccess, RunTopics
 from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
@@ -77,6 +78,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     http = httpx.AsyncClient()
     services = ServiceClient(cfg.service_urls(), cfg.internal_token_secret.get_secret_value())
     hub = RoomHub(cfg.nats_url, RedisPresenceStore(redis), RedisTypingLimiter(redis))
+    run_events = JetStreamRunEvents(cfg.nats_url)
     dead_letters = NatsDeadLetters(cfg.nats_url)
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
@@ -95,9 +97,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
             cfg,
             broker,
             relay=relay,
-            on_start=[announce_admin, hub.start, dead_letters.start],
+            on_start=[announce_admin, hub.start, run_events.start, dead_letters.start],
             closers=[
                 hub.stop,
+                run_events.stop,
                 dead_letters.stop,
                 services.aclose,
                 http.aclose,
@@ -121,6 +124,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     _install_features(app, cfg, sessions, relay)
     app.state.room_hub = hub
     app.state.chat = ChatGateway(services, MembershipRoomGuard(app.state.rooms))
+    app.state.run_topics = RunTopics(
+        RunAccess(EngineRunDirectory(services), app.state.room_access), run_events
+    )
     app.include_router(chat_router)
     app.include_router(multiplex_router)
     app.state.services = services

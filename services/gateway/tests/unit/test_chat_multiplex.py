@@ -107,7 +107,7 @@ async def test_refused_rooms_and_bad_frames_get_error_frames(
     session, socket, _ = setup
     await session.handle(json.dumps({"op": "subscribe", "topic": "room:r-secret", "id": "a"}))
     await session.handle("not json")
-    await session.handle(json.dumps({"op": "subscribe", "topic": "run:9", "id": "b"}))
+    await session.handle(json.dumps({"op": "subscribe", "topic": "thread:9", "id": "b"}))
     await session.handle(json.dumps({"op": "dance", "id": "c"}))
     codes = [(m["id"], m["code"]) for m in socket.sent if m["op"] == "error"]
     assert codes == [

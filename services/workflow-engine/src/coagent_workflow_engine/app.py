@@ -20,6 +20,7 @@ from coagent_workflow_engine.agents.routes import router as agents_router
 from coagent_workflow_engine.consumers import register_consumers
 from coagent_workflow_engine.endpoints import router
 from coagent_workflow_engine.graphs import install_graph_errors
+from coagent_workflow_engine.internal import internal_router
 from coagent_workflow_engine.runtime.agents_port import AgentsDirectory
 from coagent_workflow_engine.runtime.deps import RuntimeDeps
 from coagent_workflow_engine.runtime.host import BrokerLive, EngineRuntime
@@ -78,6 +79,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(workflows_router)
     app.include_router(room_workflow_router)
     app.include_router(router)
+    app.include_router(internal_router)
     app.state.agents = agents_api
     app.include_router(agents_router)
     return app

@@ -260,6 +260,15 @@ class WorkflowEngineService:
             await _accessible(uow, caller, workflow_id)
             return await uow.runs.list_for_workflow(workflow_id, min(max(limit, 1), MAX_PAGE))
 
+    async def lookup_run(self, run_id: str) -> Run:
+        """Any run by id, for the gateway's own access decision (it may follow runs of rooms
+        whose workflows the caller does not own); :class:`RunNotFound` if there is none."""
+        async with self._uow() as uow:
+            run = await uow.runs.by_id(run_id)
+        if run is None:
+            raise RunNotFound(f"No run {run_id}")
+        return run
+
     async def get_run(
         self, caller: Caller, workflow_id: str, run_id: str
     ) -> tuple[Run, list[Step]]:

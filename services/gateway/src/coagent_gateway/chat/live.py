@@ -62,6 +62,7 @@ class Outbox:
         self.overflowed = asyncio.Event()
         self.revoked: list[str] = []
         self._alert = asyncio.Event()
+        self._drained = asyncio.Event()
 
     def offer(self, topic: str, frame: dict[str, Any]) -> None:
         """Queue without waiting; a full queue marks the socket as too slow."""
@@ -69,6 +70,20 @@ class Outbox:
             self.queue.put_nowait((topic, frame))
         except asyncio.QueueFull:
             self.overflowed.set()
+            self._drained.set()  # wake backlog writers: nothing more will be sent
+
+    async def put_backlog(self, topic: str, frame: dict[str, Any]) -> None:
+        """Queue a replayed frame, waiting while the queue is at least half full.
+
+        A replay is as long as the client asked for: offering it all at once would overflow the
+        queue of a healthy client. Waiting feeds it at the client's pace and leaves the other
+        half of the queue to live frames, so only a client that really stalls is dropped.
+        """
+        while self.queue.qsize() >= self.queue.maxsize // 2 and not self.overflowed.is_set():
+            self._drained.clear()
+            await self._drained.wait()
+        if not self.overflowed.is_set():
+            self.offer(topic, frame)
 
     def revoke(self, topic: str) -> None:
         """Tell the socket that ``topic`` is no longer allowed; jumps the queue."""
@@ -95,6 +110,8 @@ class Outbox:
             if self.overflowed.is_set():
                 return None
             if get.done() and not get.cancelled():
+                if self.queue.qsize() < self.queue.maxsize // 2:
+                    self._drained.set()
                 return get.result()
         return None
 

@@ -1,6 +1,7 @@
 """``/api/v1/ws``: one connection, many subscriptions, each resuming from its own ``seq``.
 
-Client → server (JSON): ``{"op": "subscribe", "topic": "room:<id>", "since": <seq>?, "id": …}``,
+Client → server (JSON): ``{"op": "subscribe", "topic": "room:<id>" | "run:<id>", "since": <seq>?,
+"id": …}``,
 ``{"op": "unsubscribe", "topic": …}``,
 ``{"op": "post", "topic": "room:<id>", "content": …, "client_msg_id": …?}`` (a retry with the same
 ``client_msg_id`` is stored once and answered like the first),
@@ -12,6 +13,12 @@ message's ``seq``, ``message_id`` and ``client_msg_id``),
 ``{"op": "error", "code", "detail", "id"}``. Frames of a topic arrive in ``seq`` order, each once,
 including across a replay; ephemeral frames (``presence``, ``typing``, ``message_delta``) and
 tombstones (``message_deleted``) have no ``seq``.
+
+A ``run:<id>`` topic follows one workflow run (see :mod:`~coagent_gateway.chat.runs`): its
+``seq`` is the event's JetStream stream sequence, ``since`` replays the events after it (without
+``since``: only new ones), and its ``subscribed`` answer carries the run's current ``status``.
+Runs the caller may not follow are refused like rooms (``run_not_found``). ``post`` and
+``typing`` take room topics only.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import re
+import sys
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -28,6 +36,7 @@ from coagent_gateway.chat.endpoints import SLOW_CONSUMER, access_check, handshak
 from coagent_gateway.chat.frames import event_text
 from coagent_gateway.chat.live import REVOKED, Listener, Outbox, RoomHub
 from coagent_gateway.chat.messages import KEY_PATTERN
+from coagent_gateway.chat.runs import RunFeed, RunTopics
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
@@ -39,6 +48,9 @@ MAX_SUBSCRIPTIONS = 100
 #: Same rule as the HTTP route's ``client_msg_id``: the key travels on as a header value.
 CLIENT_MSG_ID = re.compile(KEY_PATTERN)
 REPLAY_LIMIT = 500
+#: Position of a frame within its ``seq``: a resume point ``since`` covers every part of it.
+LAST_PART = sys.maxsize
+Position = tuple[int, int]
 
 
 class BadRequest(ValueError):
@@ -52,12 +64,20 @@ class BadRequest(ValueError):
 class MuxSession:
     """The state of one multiplexed connection."""
 
-    def __init__(self, ws: WebSocket, user: User, chat: ChatGateway, hub: RoomHub) -> None:
-        self._ws, self._user, self._chat, self._hub = ws, user, chat, hub
+    def __init__(
+        self,
+        ws: WebSocket,
+        user: User,
+        chat: ChatGateway,
+        hub: RoomHub,
+        runs: RunTopics | None = None,
+    ) -> None:
+        self._ws, self._user, self._chat, self._hub, self._runs = ws, user, chat, hub, runs
         self.outbox = Outbox()
         self._send_lock = asyncio.Lock()
         self._subs: dict[str, tuple[Listener, InternalIdentity]] = {}
-        self._last_seq: dict[str, int] = {}
+        self._feeds: dict[str, RunFeed] = {}
+        self._last_seq: dict[str, Position] = {}
         self._replaying: dict[str, list[dict[str, Any]]] = {}
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -84,9 +104,14 @@ class MuxSession:
         if op == "ping":
             await self.send({"op": "pong", "id": rid})
         elif op == "subscribe":
-            await self._subscribe(_room_of(message), message.get("since"), rid)
+            kind, ident = _topic_of(message)
+            if kind == "run":
+                await self._subscribe_run(ident, message.get("since"), rid)
+            else:
+                await self._subscribe(ident, message.get("since"), rid)
         elif op == "unsubscribe":
-            await self._unsubscribe(f"room:{_room_of(message)}")
+            kind, ident = _topic_of(message)
+            await self._unsubscribe(f"{kind}:{ident}")
             await self.send({"op": "unsubscribed", "topic": message.get("topic"), "id": rid})
         elif op == "typing":
             await self._typing(_room_of(message))
@@ -97,12 +122,20 @@ class MuxSession:
         else:
             raise BadRequest("unknown_op", f"Unknown op {op!r}")
 
+    def _check_subscribe(self, topic: str, since: object) -> int | None:
+        """``since`` once the subscription may be made."""
+        taken = len(self._subs) + len(self._feeds)
+        if topic not in self._subs and topic not in self._feeds and taken >= MAX_SUBSCRIPTIONS:
+            raise BadRequest("too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} topics")
+        if since is not None and (
+            not isinstance(since, int) or isinstance(since, bool) or since < 0
+        ):
+            raise BadRequest("bad_request", "since must be a non-negative integer")
+        return since
+
     async def _subscribe(self, room_id: str, since: object, rid: object) -> None:
         topic = f"room:{room_id}"
-        if topic not in self._subs and len(self._subs) >= MAX_SUBSCRIPTIONS:
-            raise BadRequest("too_many_subscriptions", f"At most {MAX_SUBSCRIPTIONS} topics")
-        if since is not None and (not isinstance(since, int) or since < 0):
-            raise BadRequest("bad_request", "since must be a non-negative integer")
+        self._check_subscribe(topic, since)
         identity = await self._chat.authorize(self._user, room_id, Action.ROOM_READ)
         await self._unsubscribe(topic)
         self._replaying[topic] = []  # hold live frames until the replay is out
@@ -110,7 +143,7 @@ class MuxSession:
         name = display_name(self._user)
         listener = await self._hub.enter(room_id, self.outbox, self._user.id, name, check)
         self._subs[topic] = (listener, identity)
-        self._last_seq[topic] = since if isinstance(since, int) else 0
+        self._last_seq[topic] = (since if isinstance(since, int) else 0, LAST_PART)
         await self.send({"op": "subscribed", "topic": topic, "id": rid})
         try:
             if isinstance(since, int):
@@ -120,11 +153,41 @@ class MuxSession:
             for frame in self._replaying.pop(topic, []):
                 await self._deliver(topic, frame)
 
+    async def _subscribe_run(self, run_id: str, since: object, rid: object) -> None:
+        """Authorise, then follow the run: replay after ``since`` and live, as one flow."""
+        topic = f"run:{run_id}"
+        after = self._check_subscribe(topic, since)
+        if self._runs is None:
+            raise BadRequest("unsupported_topic", "Run topics are not served here")
+        info = await self._runs.access.authorize(self._user, run_id)
+        await self._unsubscribe(topic)
+        feed = RunFeed(run_id, self.outbox, after)
+        self._replaying[topic] = []  # hold frames until ``subscribed`` is out
+        try:
+            feed.stop = await self._runs.events.follow(feed, after)
+            self._feeds[topic] = feed
+            self._last_seq[topic] = (after or 0, LAST_PART)
+            await self.send({"op": "subscribed", "topic": topic, "id": rid, "status": info.status})
+        finally:
+            for frame in self._replaying.pop(topic, []):
+                if self._current(topic, frame):
+                    await self._deliver(topic, frame)
+
+    def _current(self, topic: str, frame: dict[str, Any]) -> bool:
+        """Whether ``frame`` belongs to the topic's live subscription."""
+        if topic in self._subs:
+            return True
+        feed = self._feeds.get(topic)
+        return feed is not None and getattr(frame, "feed", None) is feed
+
     async def _unsubscribe(self, topic: str) -> None:
         entry = self._subs.pop(topic, None)
+        feed = self._feeds.pop(topic, None)
         self._last_seq.pop(topic, None)
         if entry is not None:
             await self._hub.exit(entry[0])
+        if feed is not None:
+            await feed.close()
 
     async def _typing(self, room_id: str) -> None:
         entry = self._subs.get(f"room:{room_id}")
@@ -164,7 +227,7 @@ class MuxSession:
             held = self._replaying.get(topic)
             if held is not None:
                 held.append(frame)
-            elif topic in self._subs:
+            elif self._current(topic, frame):
                 await self._deliver(topic, frame)
         await self._ws.close(code=SLOW_CONSUMER, reason="slow consumer: resubscribe with since")
 
@@ -179,15 +242,16 @@ class MuxSession:
     async def _deliver(self, topic: str, frame: dict[str, Any]) -> None:
         seq = frame.get("seq")
         if isinstance(seq, int):
-            if seq <= self._last_seq.get(topic, 0):
+            position = (seq, getattr(frame, "part", 0))
+            if position <= self._last_seq.get(topic, (0, LAST_PART)):
                 return
-            self._last_seq[topic] = seq
+            self._last_seq[topic] = position
         async with self._send_lock:
             await self._ws.send_text(event_text(topic, frame))
 
     async def close(self) -> None:
-        """Drop every subscription."""
-        for topic in list(self._subs):
+        """Drop every subscription (releasing the JetStream consumers of run topics)."""
+        for topic in [*self._subs, *self._feeds]:
             await self._unsubscribe(topic)
 
 
@@ -201,11 +265,20 @@ def _parse(raw: str) -> dict[str, Any]:
     return message
 
 
-def _room_of(message: dict[str, Any]) -> str:
+def _topic_of(message: dict[str, Any]) -> tuple[str, str]:
     topic = message.get("topic")
     kind, _, ident = topic.partition(":") if isinstance(topic, str) else ("", "", "")
-    if kind != "room" or not ident:
-        raise BadRequest("unsupported_topic", f"Unsupported topic {topic!r}; use room:<id>")
+    if kind not in ("room", "run") or not ident:
+        raise BadRequest(
+            "unsupported_topic", f"Unsupported topic {topic!r}; use room:<id> or run:<id>"
+        )
+    return kind, ident
+
+
+def _room_of(message: dict[str, Any]) -> str:
+    kind, ident = _topic_of(message)
+    if kind != "room":
+        raise BadRequest("unsupported_topic", f"{message.get('op')} needs a room:<id> topic")
     return ident
 
 
@@ -219,7 +292,8 @@ async def multiplexed_socket(websocket: WebSocket) -> None:
     except ServiceError as refusal:
         await websocket.close(code=4000 + refusal.status, reason=refusal.detail[:120])
         return
-    session = MuxSession(websocket, user, state.chat, state.room_hub)
+    runs: RunTopics | None = getattr(state, "run_topics", None)
+    session = MuxSession(websocket, user, state.chat, state.room_hub, runs)
     pump = asyncio.create_task(session.pump())
     try:
         with contextlib.suppress(WebSocketDisconnect):

@@ -56,7 +56,7 @@ def room_frame(raw: bytes) -> tuple[str, dict[str, Any]] | None:
         return event.data.room_id, _artifact_frame(event)
     if isinstance(event, MessagesErasedV1):
         return event.data.room_id, message_deleted_frame(event)
-    trace = _trace(event)
+    trace = trace_parts(event)
     room_id = getattr(getattr(event, "data", None), "room_id", None)
     if trace is None or not isinstance(room_id, str):
         return None
@@ -73,7 +73,7 @@ def room_frame(raw: bytes) -> tuple[str, dict[str, Any]] | None:
     }
 
 
-def _trace(event: Event) -> tuple[str | None, str, str] | None:
+def trace_parts(event: Event) -> tuple[str | None, str, str] | None:
     """(node id, event type, sub status) of a run event."""
     if isinstance(event, RunStartedV1):
         return None, "run_started", "running"
