@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from faststream.nats import NatsBroker
 
-from coagent_contracts.chat import MessagePostedV1, MessagesErasedV1
-from coagent_graphrag_ingest.service import ERASURES_CONSUMER, MESSAGES_CONSUMER, IngestService
+from coagent_contracts.chat import (
+    ArtifactChangedV1,
+    ArtifactDeletedV1,
+    MessagePostedV1,
+    MessagesErasedV1,
+)
+from coagent_graphrag_ingest.service import (
+    ARTIFACT_DELETIONS_CONSUMER,
+    ARTIFACTS_CONSUMER,
+    ERASURES_CONSUMER,
+    MESSAGES_CONSUMER,
+    IngestService,
+)
 from coagent_kit.broker import subscribe_event
 from coagent_kit.logging import get_logger
 
@@ -13,7 +24,7 @@ log = get_logger(__name__)
 
 
 def register_consumers(broker: NatsBroker, ingest: IngestService) -> None:
-    """Every message posted in a room becomes an ingest job; erased messages drop theirs."""
+    """Messages and artifact revisions become ingest jobs; erased or deleted sources drop theirs."""
 
     async def on_message_posted(event: MessagePostedV1) -> None:
         job = await ingest.record_message(event)
@@ -38,5 +49,15 @@ def register_consumers(broker: NatsBroker, ingest: IngestService) -> None:
             reason=event.data.reason,
         )
 
+    async def on_artifact_changed(event: ArtifactChangedV1) -> None:
+        job = await ingest.record_artifact(event)
+        if job is not None:
+            log.info("ingest_job_recorded", event_id=event.event_id, job_id=job.job_id)
+
+    async def on_artifact_deleted(event: ArtifactDeletedV1) -> None:
+        await ingest.forget_artifact(event)
+
     subscribe_event(broker, MessagePostedV1, MESSAGES_CONSUMER, on_message_posted)
+    subscribe_event(broker, ArtifactChangedV1, ARTIFACTS_CONSUMER, on_artifact_changed)
+    subscribe_event(broker, ArtifactDeletedV1, ARTIFACT_DELETIONS_CONSUMER, on_artifact_deleted)
     subscribe_event(broker, MessagesErasedV1, ERASURES_CONSUMER, on_messages_erased)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob, SourceKind
 from coagent_kit.unit_of_work import UnitOfWorkPort
 
 
@@ -20,8 +20,10 @@ class IngestJobRepository(Protocol):
         """The newest ``limit`` jobs of ``room_id``, newest first."""
         ...
 
-    async def forget_messages(self, room_id: str, message_ids: tuple[str, ...]) -> int:
-        """Delete every job about these messages of ``room_id``; how many there were."""
+    async def forget_sources(
+        self, room_id: str, source_kind: SourceKind, source_ids: tuple[str, ...]
+    ) -> int:
+        """Delete every job about these sources of ``room_id``; how many there were."""
         ...
 
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from coagent_contracts.chat import MessagePostedV1, MessagesErasedV1
+from coagent_contracts.chat import (
+    ArtifactChangedV1,
+    ArtifactDeletedV1,
+    MessagePostedV1,
+    MessagesErasedV1,
+)
 from coagent_contracts.envelope import Event
 from coagent_contracts.graphrag import IngestRequestedData, IngestRequestedV1
-from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob, SourceKind
 from coagent_graphrag_ingest.ports import UnitOfWorkFactory
 
 PRODUCER = "graphrag-ingest"
 MESSAGES_CONSUMER = "graphrag-ingest-messages"
 ERASURES_CONSUMER = "graphrag-ingest-erasures"
+ARTIFACTS_CONSUMER = "graphrag-ingest-artifacts"
+ARTIFACT_DELETIONS_CONSUMER = "graphrag-ingest-artifact-deletions"
 MAX_PAGE = 500
 
 
@@ -47,11 +54,14 @@ class IngestService:
             source_id=data.message_id,
             source_event_id=event.event_id,
         )
+        return await self._record(new_job, event)
+
+    async def _record(self, new_job: NewIngestJob, cause: Event) -> IngestJob | None:
         async with self._uow() as uow:
             job = await uow.jobs.add(new_job)
             if job is None:
                 return None
-            await uow.publish(ingest_requested(job, event))
+            await uow.publish(ingest_requested(job, cause))
             await uow.commit()
         return job
 
@@ -60,8 +70,22 @@ class IngestService:
 
         Deleting is idempotent, so a redelivered tombstone is harmless.
         """
+        return await self._forget(event.data.room_id, "message", event.data.message_ids)
+
+    async def record_artifact(self, event: ArtifactChangedV1) -> IngestJob | None:
+        """A job for the artifact's new revision; None on redelivery."""
+        data = event.data
+        return await self._record(
+            NewIngestJob(data.room_id, "artifact", data.artifact_id, event.event_id), event
+        )
+
+    async def forget_artifact(self, event: ArtifactDeletedV1) -> int:
+        """A deleted artifact (soft or hard) is no longer knowledge of the room."""
+        return await self._forget(event.data.room_id, "artifact", (event.data.artifact_id,))
+
+    async def _forget(self, room_id: str, kind: SourceKind, source_ids: tuple[str, ...]) -> int:
         async with self._uow() as uow:
-            forgotten = await uow.jobs.forget_messages(event.data.room_id, event.data.message_ids)
+            forgotten = await uow.jobs.forget_sources(room_id, kind, source_ids)
             await uow.commit()
         return forgotten
 

@@ -7,6 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from coagent_contracts.chat import (
+    ArtifactChangedData,
+    ArtifactChangedV1,
+    ArtifactDeletedData,
+    ArtifactDeletedV1,
     MessagePostedData,
     MessagePostedV1,
     MessagesErasedData,
@@ -140,3 +144,34 @@ async def test_erased_messages_drop_their_jobs_and_nothing_else(
 
     left = {(j.body.room_id, j.body.source_id) for j in store.jobs}
     assert left == {("room-1", "m-2"), ("room-2", "m-1")}
+
+
+def artifact_changed(room_id: str, artifact_id: str, version: int = 1) -> ArtifactChangedV1:
+    return ArtifactChangedV1(
+        producer="chat",
+        data=ArtifactChangedData(
+            artifact_id=artifact_id,
+            room_id=room_id,
+            artifact_type="task",
+            title="Draft the schema",
+            content={"status": "todo"},
+            version=version,
+        ),
+    )
+
+
+async def test_artifact_revisions_become_jobs_and_a_deletion_drops_them(
+    service: IngestService, store: MemoryStore
+) -> None:
+    first = await service.record_artifact(artifact_changed("room-1", "a-1"))
+    await service.record_artifact(artifact_changed("room-1", "a-1", version=2))
+    await service.record_artifact(artifact_changed("room-1", "a-2"))
+    assert first is not None
+    assert first.body.source_kind == "artifact"
+    assert [type(e) for e in store.published] == [IngestRequestedV1] * 3
+
+    deleted = ArtifactDeletedV1(
+        producer="chat", data=ArtifactDeletedData(artifact_id="a-1", room_id="room-1")
+    )
+    assert await service.forget_artifact(deleted) == 2
+    assert {j.body.source_id for j in store.jobs} == {"a-2"}

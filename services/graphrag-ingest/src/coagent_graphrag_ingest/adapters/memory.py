@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from coagent_contracts.envelope import uuid7
-from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob
+from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob, SourceKind
 from coagent_kit.unit_of_work import MemoryEventLog
 from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
 
@@ -39,13 +39,15 @@ class MemoryIngestJobRepository:
         room = [j for j in self._store.jobs if j.body.room_id == room_id]
         return sorted(room, key=lambda j: (j.created_at, j.job_id), reverse=True)[:limit]
 
-    async def forget_messages(self, room_id: str, message_ids: tuple[str, ...]) -> int:
+    async def forget_sources(
+        self, room_id: str, source_kind: SourceKind, source_ids: tuple[str, ...]
+    ) -> int:
         doomed = {
             j.job_id
             for j in self._visible()
             if j.body.room_id == room_id
-            and j.body.source_kind == "message"
-            and j.body.source_id in message_ids
+            and j.body.source_kind == source_kind
+            and j.body.source_id in source_ids
         }
         self.forgotten |= doomed
         return len(doomed)

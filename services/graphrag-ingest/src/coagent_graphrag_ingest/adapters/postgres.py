@@ -24,6 +24,7 @@ from coagent_graphrag_ingest.domain import (
     SOURCE_KINDS,
     IngestJob,
     NewIngestJob,
+    SourceKind,
 )
 from coagent_kit.db import new_metadata
 from coagent_kit.outbox import outbox_table
@@ -87,12 +88,14 @@ class PostgresIngestJobRepository:
         )
         return [_to_job(row) for row in rows.mappings()]
 
-    async def forget_messages(self, room_id: str, message_ids: tuple[str, ...]) -> int:
+    async def forget_sources(
+        self, room_id: str, source_kind: SourceKind, source_ids: tuple[str, ...]
+    ) -> int:
         result = await self._session.execute(
             delete(ingest_jobs).where(
                 ingest_jobs.c.room_id == room_id,
-                ingest_jobs.c.source_kind == "message",
-                ingest_jobs.c.source_id.in_(message_ids),
+                ingest_jobs.c.source_kind == source_kind,
+                ingest_jobs.c.source_id.in_(source_ids),
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
