@@ -13,6 +13,9 @@ from coagent_contracts.chat import MessagePostedData, MessagePostedV1, SenderKin
 from coagent_kit.app import build_app
 from coagent_trigger.adapters.memory import MemoryStore, MemoryUnitOfWork
 from coagent_trigger.endpoints import router
+from coagent_trigger.policy_endpoints import router as policy_router
+from coagent_trigger.policy_service import PolicyService
+from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import TriggerService
 from coagent_trigger.settings import TriggerSettings
 
@@ -24,7 +27,7 @@ MessageFactory = Callable[..., MessagePostedV1]
 
 @pytest.fixture
 def posted() -> MessageFactory:
-    """Build a ``MessagePostedV1``: ``posted(seq, sender_kind="human", room_id="r1")``.
+    """Build a ``MessagePostedV1``: ``posted(seq, sender_kind="human", room_id="r1", …)``.
 
     ``created_at`` is ``T0 + seq`` minutes unless given, so seq order is time order.
     """
@@ -34,6 +37,9 @@ def posted() -> MessageFactory:
         sender_kind: SenderKind = "human",
         room_id: str = "r1",
         created_at: datetime | None = None,
+        content: str | None = None,
+        mentions: tuple[str, ...] = (),
+        agent_type: str | None = None,
     ) -> MessagePostedV1:
         return MessagePostedV1(
             producer="chat",
@@ -44,7 +50,9 @@ def posted() -> MessageFactory:
                 sender_id="u1" if sender_kind == "human" else None,
                 sender_kind=sender_kind,
                 agent_id="a1" if sender_kind == "agent" else None,
-                content=f"message {seq}",
+                agent_type=agent_type,
+                content=f"message {seq}" if content is None else content,
+                mentions=mentions,
                 created_at=created_at or T0 + timedelta(minutes=seq),
             ),
         )
@@ -65,15 +73,31 @@ def service(store: MemoryStore) -> TriggerService:
 
 
 @pytest.fixture
+def box() -> SecretBox:
+    """The webhook-secret cipher of the tests."""
+    return SecretBox("test-webhook-key")
+
+
+@pytest.fixture
+def policies(store: MemoryStore, box: SecretBox) -> PolicyService:
+    """The policy service on memory adapters."""
+    return PolicyService(lambda: MemoryUnitOfWork(store), box)
+
+
+@pytest.fixture
 def settings() -> TriggerSettings:
     """Test settings with a known internal-token secret."""
     return TriggerSettings(env="test", internal_token_secret=SecretStr(SECRET))
 
 
 @pytest.fixture
-def memory_app(settings: TriggerSettings, service: TriggerService) -> FastAPI:
-    """The trigger HTTP API over the memory-backed service (no broker, no database)."""
+def memory_app(
+    settings: TriggerSettings, service: TriggerService, policies: PolicyService
+) -> FastAPI:
+    """The trigger HTTP API over the memory-backed services (no broker, no database)."""
     app = build_app(settings, title="CoAgent trigger (memory)")
     app.state.trigger = service
+    app.state.policies = policies
     app.include_router(router)
+    app.include_router(policy_router)
     return app

@@ -12,8 +12,12 @@ from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
 from coagent_trigger.adapters.postgres import PostgresUnitOfWork, outbox
+from coagent_trigger.adapters.postgres_errors import install_data_exception_handler
 from coagent_trigger.consumers import register_consumers
 from coagent_trigger.endpoints import router
+from coagent_trigger.policy_endpoints import router as policy_router
+from coagent_trigger.policy_service import PolicyService
+from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import TriggerService
 from coagent_trigger.settings import TriggerSettings
 
@@ -26,7 +30,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
     trigger = TriggerService(lambda: PostgresUnitOfWork(sessions, relay.wake))
-    register_consumers(broker, trigger)
+    policies = PolicyService(
+        lambda: PostgresUnitOfWork(sessions, relay.wake), SecretBox(cfg.webhook_key_material())
+    )
+    register_consumers(broker, trigger, policies)
 
     lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[engine.dispose])
 
@@ -36,7 +43,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         checks={"postgres": postgres_check(engine), "nats": nats_check(broker)},
     )
+    install_data_exception_handler(app)
     app.state.trigger = trigger
+    app.state.policies = policies
     app.state.broker = broker
     app.include_router(router)
+    app.include_router(policy_router)
     return app

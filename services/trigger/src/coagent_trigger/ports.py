@@ -7,6 +7,7 @@ from typing import Protocol
 
 from coagent_kit.unit_of_work import UnitOfWorkPort
 from coagent_trigger.domain import RoomActivity
+from coagent_trigger.policies import Firing, Policy
 
 
 class RoomActivityRepository(Protocol):
@@ -22,6 +23,50 @@ class RoomActivityRepository(Protocol):
         ...
 
 
+class PolicyRepository(Protocol):
+    """Trigger policies, owned by their creators."""
+
+    async def get(self, policy_id: str) -> Policy | None:
+        """The policy ``policy_id`` whoever owns it (callers check visibility)."""
+        ...
+
+    async def owned_by(self, created_by: str | None) -> list[Policy]:
+        """Policies of ``created_by`` (every policy when ``None``), newest first."""
+        ...
+
+    async def save(self, policy: Policy) -> None:
+        """Insert or replace ``policy``."""
+        ...
+
+    async def delete(self, policy_id: str) -> None:
+        """Remove the policy with its counters and firing log."""
+        ...
+
+    async def active_for_room(self, event_type: str, room_id: str) -> list[Policy]:
+        """Active policies of ``event_type`` scoped to ``room_id`` or to no room."""
+        ...
+
+
+class FiringRepository(Protocol):
+    """The firing log: one row per firing key, whatever its outcome."""
+
+    async def add(self, firing: Firing) -> bool:
+        """Record ``firing``; False (and nothing written) if its key is already logged."""
+        ...
+
+    async def latest(self, policy_id: str, limit: int) -> list[Firing]:
+        """The latest ``limit`` firings of ``policy_id``, newest first."""
+        ...
+
+
+class CounterRepository(Protocol):
+    """How many messages of a room matched a policy (for ``message_count``)."""
+
+    async def increment(self, policy_id: str, room_id: str) -> int:
+        """Add one match and return the new total; serialises writers of the same pair."""
+        ...
+
+
 class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: state changes, the events they cause and the consumed-event marks."""
 
@@ -30,6 +75,21 @@ class UnitOfWork(UnitOfWorkPort, Protocol):
     @property
     def activity(self) -> RoomActivityRepository:
         """Room activity, read and written inside this unit."""
+        ...
+
+    @property
+    def policies(self) -> PolicyRepository:
+        """Trigger policies."""
+        ...
+
+    @property
+    def firings(self) -> FiringRepository:
+        """The firing log."""
+        ...
+
+    @property
+    def counters(self) -> CounterRepository:
+        """Per (policy, room) match counters."""
         ...
 
 

@@ -2,6 +2,7 @@
 
 from typing import ClassVar
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from coagent_kit.settings import ServiceSettings
@@ -15,3 +16,11 @@ class TriggerSettings(ServiceSettings):
 
     port: int = 8103
     database_url: str = "postgresql+asyncpg://coagent_trigger@127.0.0.1:5432/coagent_trigger"
+    webhook_secret_key: SecretStr | None = None
+    """Encrypts webhook signing secrets at rest; defaults to a key derived from the internal
+    token secret (set its own value in production so rotating one does not break the other)."""
+
+    def webhook_key_material(self) -> str:
+        """What :class:`~coagent_trigger.secrets_box.SecretBox` derives its key from."""
+        key = self.webhook_secret_key or self.internal_token_secret
+        return "webhook:" + key.get_secret_value()

@@ -12,15 +12,16 @@ from coagent_contracts.chat import MessagePostedV1, message_posted_subject
 from coagent_kit.broker import create_broker, publish_event
 from coagent_trigger.adapters.memory import MemoryStore
 from coagent_trigger.consumers import register_consumers
+from coagent_trigger.policy_service import PolicyService
 from coagent_trigger.service import ROOM_ACTIVITY_CONSUMER, TriggerService
 
 Posted = Callable[..., MessagePostedV1]
 
 
 @pytest.fixture
-async def broker(service: TriggerService) -> AsyncIterator[NatsBroker]:
+async def broker(service: TriggerService, policies: PolicyService) -> AsyncIterator[NatsBroker]:
     real = create_broker("nats://127.0.0.1:4222", "trigger")
-    register_consumers(real, service)
+    register_consumers(real, service, policies)
     async with TestNatsBroker(real) as test_broker:
         yield test_broker
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -13,9 +15,11 @@ from nats.aio.client import Client as NatsClient
 
 from coagent_cli.testing import eventually
 from coagent_contracts.chat import MessagePostedV1, message_posted_subject
+from coagent_contracts.trigger import TriggerFiredV1, firing_key, trigger_fired_subject
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 from coagent_kit.broker import event_headers
 from coagent_trigger.app import create_app
+from coagent_trigger.policy_service import MESSAGE_POLICIES_CONSUMER
 from coagent_trigger.service import ROOM_ACTIVITY_CONSUMER
 from coagent_trigger.settings import TriggerSettings
 
@@ -59,11 +63,12 @@ async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
     await client.close()
 
 
-async def publish(nc: NatsClient, event: MessagePostedV1) -> None:
-    """Publish as chat's outbox relay does (``Nats-Msg-Id`` = event id)."""
-    await nc.jetstream().publish(
-        event.subject, event.model_dump_json().encode(), headers=event_headers(event)
-    )
+async def publish(nc: NatsClient, event: MessagePostedV1, msg_id: str | None = None) -> None:
+    """Publish as chat's outbox relay does (``Nats-Msg-Id`` = event id, unless ``msg_id``)."""
+    headers = event_headers(event)
+    if msg_id is not None:
+        headers["Nats-Msg-Id"] = msg_id
+    await nc.jetstream().publish(event.subject, event.model_dump_json().encode(), headers=headers)
 
 
 async def test_readiness_checks_postgres_and_nats(client: httpx.AsyncClient) -> None:
@@ -115,3 +120,93 @@ async def test_unknown_room_is_404_through_the_real_app(client: httpx.AsyncClien
     response = await client.get("/internal/rooms/never-seen/activity")
     assert response.status_code == 404
     assert response.json()["code"] == "room_activity_not_found"
+
+
+async def _fired_count(nc: NatsClient, policy_id: str) -> int:
+    """``TriggerFiredV1`` messages of ``policy_id`` stored in the TRIGGER stream."""
+    subject = trigger_fired_subject(policy_id)
+    info = await nc.jetstream().stream_info("TRIGGER", subjects_filter=subject)
+    return int((info.state.subjects or {}).get(subject, 0))
+
+
+async def _policies_idle(nc: NatsClient) -> bool:
+    info = await nc.jetstream().consumer_info("CHAT", MESSAGE_POLICIES_CONSUMER)
+    return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+
+async def test_a_matching_message_delivered_twice_fires_exactly_once(
+    client: httpx.AsyncClient, nc: NatsClient, posted: Posted
+) -> None:
+    room = f"it-room-{uuid.uuid4().hex[:10]}"
+    created = await client.post(
+        "/api/v1/triggers",
+        json={
+            "name": "deploys",
+            "event_type": "user_message",
+            "conditions": {"keyword": "deploy"},
+            "target_workflow_id": "wf-it",
+            "scope_session_id": room,
+            "is_active": True,
+        },
+    )
+    assert created.status_code == 201, created.text
+    policy_id = created.json()["id"]
+    matching = posted(1, "human", room, content="please deploy now")
+    await publish(nc, matching)
+    # The same event again under another Nats-Msg-Id: JetStream stores it, so the consumer
+    # really receives it twice and only the inbox and the firing key stand in the way.
+    await publish(nc, matching, msg_id=f"again-{matching.event_id}")
+    await publish(nc, posted(2, "human", room, content="nothing to see"))
+
+    async def one_published() -> bool:
+        return await _fired_count(nc, policy_id) >= 1 and await _policies_idle(nc)
+
+    await eventually(one_published, "the firing to reach JetStream", timeout_s=DEADLINE_S)
+    await asyncio.sleep(0.5)  # room for a wrong second firing to show up
+
+    assert await _fired_count(nc, policy_id) == 1
+    raw = await nc.jetstream().get_last_msg("TRIGGER", trigger_fired_subject(policy_id))
+    event = TriggerFiredV1.model_validate_json(raw.data or b"")
+    assert event.msg_id == firing_key(policy_id, source_event_id=matching.event_id)
+    assert raw.headers is not None
+    assert raw.headers["Nats-Msg-Id"] == event.msg_id
+    assert event.data.payload["message"]["content"] == "please deploy now"
+    log = (await client.get(f"/api/v1/triggers/{policy_id}/firings")).json()
+    assert [f["firing_key"] for f in log] == [event.msg_id]
+
+
+async def test_a_non_matching_message_fires_nothing(
+    client: httpx.AsyncClient, nc: NatsClient, posted: Posted
+) -> None:
+    room = f"it-room-{uuid.uuid4().hex[:10]}"
+    created = await client.post(
+        "/api/v1/triggers",
+        json={
+            "event_type": "user_message",
+            "conditions": {"regex": "^/summari[sz]e"},
+            "target_workflow_id": "wf-it",
+            "scope_session_id": room,
+        },
+    )
+    policy_id = created.json()["id"]
+    await publish(nc, posted(1, "human", room, content="please /summarize"))
+    await publish(nc, posted(2, "agent", room, content="/summarize"))
+
+    async def activity_seen() -> bool:
+        response = await client.get(f"/internal/rooms/{room}/activity")
+        return response.status_code == 200 and response.json()["message_count"] == 2
+
+    await eventually(activity_seen, "both messages consumed", timeout_s=DEADLINE_S)
+    await eventually(lambda: _policies_idle(nc), "policies consumer idle", timeout_s=DEADLINE_S)
+    await asyncio.sleep(0.5)
+
+    assert await _fired_count(nc, policy_id) == 0
+    assert (await client.get(f"/api/v1/triggers/{policy_id}/firings")).json() == []
+
+
+async def test_a_nul_character_is_a_422_not_a_500(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/triggers",
+        json={"name": "bad\x00name", "event_type": "manual", "target_workflow_id": "wf"},
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_input")

@@ -13,8 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.trigger import TriggerFiredData, TriggerFiredV1, firing_key
 from coagent_kit.db import create_engine, session_factory
-from coagent_trigger.adapters.postgres import PostgresUnitOfWork, inbox, outbox
+from coagent_trigger.adapters.postgres import (
+    PostgresUnitOfWork,
+    firings,
+    inbox,
+    outbox,
+    policy_counters,
+)
 from coagent_trigger.domain import MessageSeen, RoomActivity
+from coagent_trigger.policies import Caller
+from coagent_trigger.policy_service import PolicyDraft, PolicyService
+from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import ROOM_ACTIVITY_CONSUMER, TriggerService
 
 pytestmark = pytest.mark.integration
@@ -173,3 +182,66 @@ async def test_published_events_land_in_the_outbox_on_commit(
 def _seen(event: MessagePostedV1) -> MessageSeen:
     d = event.data
     return MessageSeen(d.room_id, d.seq, d.sender_kind, d.created_at)
+
+
+@pytest.fixture
+def pg_policies(sessions: async_sessionmaker[AsyncSession]) -> PolicyService:
+    return PolicyService(lambda: PostgresUnitOfWork(sessions, lambda: None), SecretBox("k"))
+
+
+async def test_a_message_fires_one_logged_and_outboxed_firing_even_if_handled_twice(
+    pg_policies: PolicyService,
+    sessions: async_sessionmaker[AsyncSession],
+    posted: Posted,
+    room: str,
+) -> None:
+    owner = Caller("u-pg", "teacher")
+    draft = PolicyDraft("pg", "user_message", {"keyword": "go"}, "wf-pg", room, True)
+    policy = (await pg_policies.create(owner, draft)).policy
+    message = posted(1, "human", room, content="ready, go!")
+
+    first, second = await asyncio.gather(
+        pg_policies.on_message(message), pg_policies.on_message(message)
+    )
+    await pg_policies.on_message(posted(2, "human", room, content="stop"))
+
+    assert len(first) + len(second) == 1
+    key = firing_key(policy.id, source_event_id=message.event_id)
+    async with sessions() as session:
+        logged = (
+            await session.execute(select(firings).where(firings.c.policy_id == policy.id))
+        ).all()
+        queued = (
+            await session.execute(select(outbox).where(outbox.c.subject.contains(policy.id)))
+        ).all()
+    assert [row.firing_key for row in logged] == [key]
+    assert [row.headers["Nats-Msg-Id"] for row in queued] == [key]
+    assert [f.firing_key for f in await pg_policies.firings(owner, policy.id, 10)] == [key]
+
+
+async def test_deleting_a_policy_removes_its_log_and_counters(
+    pg_policies: PolicyService,
+    sessions: async_sessionmaker[AsyncSession],
+    posted: Posted,
+    room: str,
+) -> None:
+    owner = Caller("u-pg", "teacher")
+    draft = PolicyDraft("pg", "user_message", {"message_count": 1}, "wf-pg", room, True)
+    policy = (await pg_policies.create(owner, draft)).policy
+    await pg_policies.on_message(posted(1, "human", room))
+    updated = await pg_policies.update(owner, policy.id, {"scope_session_id": None})
+    assert updated.policy.scope_session_id is None
+    assert (await pg_policies.get(owner, policy.id)).scope_session_id is None
+
+    await pg_policies.delete(owner, policy.id)
+
+    async with sessions() as session:
+        left = await session.scalar(
+            select(func.count()).select_from(firings).where(firings.c.policy_id == policy.id)
+        )
+        counters = await session.scalar(
+            select(func.count())
+            .select_from(policy_counters)
+            .where(policy_counters.c.policy_id == policy.id)
+        )
+    assert (left, counters) == (0, 0)

@@ -1,0 +1,141 @@
+"""HTTP shapes of ``/api/v1/triggers`` (the reference client's, plus owner and timestamps)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from coagent_contracts.trigger import TriggerEventType
+from coagent_trigger.policies import Firing, FiringOutcome, Policy
+
+Id = str
+
+_NOT_NULLABLE = ("name", "event_type", "conditions", "target_workflow_id", "is_active")
+
+
+def _blank_is_none(value: str | None) -> str | None:
+    # The reference UI's scope box sends "" for "every room".
+    return value or None
+
+
+class TriggerCreate(BaseModel):
+    """``POST /api/v1/triggers``; ``conditions`` are checked against ``event_type``."""
+
+    name: str = Field(default="Untitled Trigger", min_length=1, max_length=200)
+    event_type: TriggerEventType = "user_message"
+    conditions: dict[str, Any] = Field(default_factory=dict)
+    target_workflow_id: Id = Field(min_length=1, max_length=64)
+    scope_session_id: Id | None = Field(default=None, max_length=64)
+    is_active: bool = True
+
+    _scope = field_validator("scope_session_id")(_blank_is_none)
+
+
+class TriggerUpdate(BaseModel):
+    """``PUT /api/v1/triggers/{id}``: only the fields sent change.
+
+    ``scope_session_id: null`` widens the policy to every room (the reference could not clear
+    it); ``null`` for any other field is refused rather than read as "no change".
+    """
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    event_type: TriggerEventType | None = None
+    conditions: dict[str, Any] | None = None
+    target_workflow_id: Id | None = Field(default=None, min_length=1, max_length=64)
+    scope_session_id: Id | None = Field(default=None, max_length=64)
+    is_active: bool | None = None
+
+    _scope = field_validator("scope_session_id")(_blank_is_none)
+
+    @model_validator(mode="after")
+    def _no_null_but_scope(self) -> TriggerUpdate:
+        nulls = [
+            f for f in _NOT_NULLABLE if f in self.model_fields_set and getattr(self, f) is None
+        ]
+        if nulls:
+            raise ValueError(f"{', '.join(nulls)} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client sent, with their new values."""
+        return {f: getattr(self, f) for f in self.model_fields_set}
+
+
+class TriggerRead(BaseModel):
+    """A policy. ``signing_secret`` is set only in the response that created the secret."""
+
+    id: str
+    name: str
+    event_type: TriggerEventType
+    conditions: dict[str, Any]
+    target_workflow_id: str
+    scope_session_id: str | None
+    is_active: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    signing_secret: str | None = None
+
+    @classmethod
+    def of(cls, policy: Policy, signing_secret: str | None = None) -> TriggerRead:
+        """The HTTP view of ``policy`` (never its stored secret)."""
+        return cls(
+            id=policy.id,
+            name=policy.name,
+            event_type=policy.event_type,
+            conditions=policy.conditions,
+            target_workflow_id=policy.target_workflow_id,
+            scope_session_id=policy.scope_session_id,
+            is_active=policy.is_active,
+            created_by=policy.created_by,
+            created_at=policy.created_at,
+            updated_at=policy.updated_at,
+            signing_secret=signing_secret,
+        )
+
+
+class FireRequest(BaseModel):
+    """``POST /api/v1/triggers/{id}/fire``: the room (default: the policy's) and run input."""
+
+    room_id: Id | None = Field(default=None, max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class FireAccepted(BaseModel):
+    """The firing was logged and its event queued; the run starts asynchronously."""
+
+    firing_id: str
+    firing_key: str
+
+
+class FiringRead(BaseModel):
+    """One entry of a policy's firing log."""
+
+    id: str
+    firing_key: str
+    policy_id: str
+    event_type: TriggerEventType
+    outcome: FiringOutcome
+    room_id: str | None
+    source_event_id: str | None
+    fired_by: str | None
+    detail: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, firing: Firing) -> FiringRead:
+        """The HTTP view of a firing."""
+        return cls(
+            id=firing.id,
+            firing_key=firing.firing_key,
+            policy_id=firing.policy_id,
+            event_type=firing.event_type,
+            outcome=firing.outcome,
+            room_id=firing.room_id,
+            source_event_id=firing.source_event_id,
+            fired_by=firing.fired_by,
+            detail=firing.detail,
+            created_at=firing.created_at,
+        )

@@ -1,0 +1,266 @@
+"""Trigger policy use cases: CRUD with ownership, manual firing, and message-driven firing.
+
+Every firing is written to the firing log (unique ``firing_key``) and its ``TriggerFiredV1`` to
+the outbox in the same transaction, so a firing is either fully recorded and published or not at
+all; the workflow engine then starts exactly one run per firing key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.envelope import uuid7
+from coagent_contracts.trigger import (
+    TriggerEventType,
+    TriggerFiredData,
+    TriggerFiredV1,
+    firing_key,
+)
+from coagent_trigger.conditions import UserMessageConditions, validate_conditions
+from coagent_trigger.policies import (
+    Caller,
+    Firing,
+    Policy,
+    RoomOutOfScope,
+    TriggerInactive,
+    TriggerNotFound,
+    matches_message,
+    message_payload,
+)
+from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
+from coagent_trigger.secrets_box import SecretBox
+
+PRODUCER = "trigger"
+MESSAGE_POLICIES_CONSUMER = "trigger-message-policies"
+#: Fields a PUT may change; ``None`` is a value only for ``scope_session_id``.
+UPDATABLE = (
+    "name",
+    "event_type",
+    "conditions",
+    "target_workflow_id",
+    "scope_session_id",
+    "is_active",
+)
+
+
+@dataclass(frozen=True)
+class PolicyDraft:
+    """What a client sends to create a policy."""
+
+    name: str
+    event_type: TriggerEventType
+    conditions: dict[str, Any]
+    target_workflow_id: str
+    scope_session_id: str | None
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A stored policy and, only when this write created it, the webhook signing secret."""
+
+    policy: Policy
+    signing_secret: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PolicyService:
+    """Owns trigger policies and turns matching events into firings."""
+
+    def __init__(
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        box: SecretBox,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._uow = unit_of_work
+        self._box = box
+        self._clock = clock
+
+    # ------------------------------------------------------------------ CRUD
+
+    async def create(self, caller: Caller, draft: PolicyDraft) -> Saved:
+        """Validate and store a new policy owned by ``caller``."""
+        validate_conditions(draft.event_type, draft.conditions)
+        now = self._clock()
+        secret = SecretBox.new_secret() if draft.event_type == "webhook" else None
+        policy = Policy(
+            id=str(uuid7()),
+            name=draft.name,
+            event_type=draft.event_type,
+            conditions=draft.conditions,
+            target_workflow_id=draft.target_workflow_id,
+            scope_session_id=draft.scope_session_id,
+            is_active=draft.is_active,
+            created_by=caller.user_id,
+            created_at=now,
+            updated_at=now,
+            secret_cipher=self._box.seal(secret) if secret else None,
+        )
+        async with self._uow() as uow:
+            await uow.policies.save(policy)
+            await uow.commit()
+        return Saved(policy, secret)
+
+    async def visible(self, caller: Caller) -> list[Policy]:
+        """The caller's policies, or every policy for an admin; newest first."""
+        async with self._uow() as uow:
+            return await uow.policies.owned_by(None if caller.is_admin else caller.user_id)
+
+    async def get(self, caller: Caller, policy_id: str) -> Policy:
+        """One policy the caller may see; anyone else's is a 404 like a missing one."""
+        async with self._uow() as uow:
+            return await self._visible(uow, caller, policy_id)
+
+    async def update(self, caller: Caller, policy_id: str, changes: dict[str, Any]) -> Saved:
+        """Apply the fields present in ``changes`` (a partial PUT) and revalidate the result.
+
+        Conditions are checked against the resulting event type, so changing only the type of a
+        policy whose conditions do not fit the new type is refused rather than stored broken.
+        A policy that becomes a webhook gets a new signing secret, returned in this response.
+        """
+        unknown = set(changes) - set(UPDATABLE)
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        async with self._uow() as uow:
+            current = await self._visible(uow, caller, policy_id)
+            updated = replace(current, **changes, updated_at=self._clock())
+            validate_conditions(updated.event_type, updated.conditions)
+            secret = None
+            if updated.event_type == "webhook" and updated.secret_cipher is None:
+                secret = SecretBox.new_secret()
+                updated = replace(updated, secret_cipher=self._box.seal(secret))
+            elif updated.event_type != "webhook":
+                updated = replace(updated, secret_cipher=None)
+            await uow.policies.save(updated)
+            await uow.commit()
+        return Saved(updated, secret)
+
+    async def delete(self, caller: Caller, policy_id: str) -> None:
+        """Remove a policy with its firing log and counters."""
+        async with self._uow() as uow:
+            await self._visible(uow, caller, policy_id)
+            await uow.policies.delete(policy_id)
+            await uow.commit()
+
+    async def firings(self, caller: Caller, policy_id: str, limit: int) -> list[Firing]:
+        """The policy's firing log, newest first."""
+        async with self._uow() as uow:
+            await self._visible(uow, caller, policy_id)
+            return await uow.firings.latest(policy_id, limit)
+
+    # ------------------------------------------------------------------ firing
+
+    async def fire_manually(
+        self,
+        caller: Caller,
+        policy_id: str,
+        room_id: str | None,
+        payload: dict[str, Any],
+    ) -> Firing:
+        """Fire ``policy_id`` now (a manual policy, or a test fire of any other type).
+
+        Each request is its own firing: the source id is a fresh UUIDv7, so the key is
+        ``<policy>:event:<uuid7>`` (the contract's key format for event-caused firings).
+        """
+        async with self._uow() as uow:
+            policy = await self._visible(uow, caller, policy_id)
+            if not policy.is_active:
+                raise TriggerInactive(f"Trigger {policy_id} is not active")
+            room = room_id if room_id is not None else policy.scope_session_id
+            if room is not None and not policy.covers_room(room):
+                raise RoomOutOfScope(f"Trigger {policy_id} is limited to another room")
+            source = str(uuid7())
+            body = {**payload, "type": "manual"}
+            firing = await self._fire(uow, policy, room, source, body, fired_by=caller.user_id)
+            await uow.commit()
+        assert firing is not None  # a fresh UUIDv7 key cannot be logged already
+        return firing
+
+    async def on_message(self, event: MessagePostedV1) -> list[Firing]:
+        """Fire every active ``user_message`` policy of the room that the message satisfies.
+
+        Idempotent by event id (inbox claim) and, below that, by firing key (unique column):
+        a redelivered message fires nothing new.
+        """
+        data = event.data
+        fired: list[Firing] = []
+        async with self._uow() as uow:
+            if not await uow.claim(MESSAGE_POLICIES_CONSUMER, event.event_id):
+                return []
+            for policy in await uow.policies.active_for_room("user_message", data.room_id):
+                conditions = UserMessageConditions.model_validate(policy.conditions)
+                if not matches_message(conditions, data):
+                    continue
+                count = await uow.counters.increment(policy.id, data.room_id)
+                every = conditions.message_count or 1
+                if count % every:
+                    continue
+                payload = message_payload(data, count)
+                firing = await self._fire(uow, policy, data.room_id, event.event_id, payload)
+                if firing is not None:
+                    fired.append(firing)
+            await uow.commit()
+        return fired
+
+    async def _fire(
+        self,
+        uow: UnitOfWork,
+        policy: Policy,
+        room_id: str | None,
+        source_event_id: str,
+        payload: dict[str, Any],
+        fired_by: str | None = None,
+    ) -> Firing | None:
+        """Log one firing and queue its event; ``None`` if the key was already fired."""
+        key = firing_key(policy.id, source_event_id=source_event_id)
+        detail: dict[str, Any] = {}
+        if "count" in payload:
+            detail["count"] = payload["count"]
+        if policy.conditions.get("debounce") is not None:
+            # Debounce is validated and stored but not applied yet: say so in the log.
+            detail["debounce"] = "not_applied"
+        firing = Firing(
+            id=str(uuid7()),
+            firing_key=key,
+            policy_id=policy.id,
+            event_type=policy.event_type,
+            outcome="fired",
+            room_id=room_id,
+            source_event_id=source_event_id,
+            fired_by=fired_by,
+            created_at=self._clock(),
+            detail=detail,
+        )
+        if not await uow.firings.add(firing):
+            return None
+        await uow.publish(
+            TriggerFiredV1(
+                producer=PRODUCER,
+                data=TriggerFiredData(
+                    policy_id=policy.id,
+                    workflow_id=policy.target_workflow_id,
+                    room_id=room_id,
+                    event_type=policy.event_type,
+                    firing_key=key,
+                    source_event_id=source_event_id,
+                    payload={**payload, "overlap": policy.conditions.get("overlap", "skip")},
+                    fired_by=fired_by,
+                ),
+            )
+        )
+        return firing
+
+    @staticmethod
+    async def _visible(uow: UnitOfWork, caller: Caller, policy_id: str) -> Policy:
+        policy = await uow.policies.get(policy_id)
+        if policy is None or not policy.visible_to(caller):
+            raise TriggerNotFound(f"Trigger {policy_id} not found")
+        return policy
