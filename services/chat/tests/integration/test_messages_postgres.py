@@ -204,6 +204,8 @@ async def test_an_agent_reply_keeps_its_metadata(
 ) -> None:
     from coagent_contracts.workflow import AgentMessageProducedData
 
+    # A run id, a node id of the longest allowed kind and a step: what the engine sends.
+    long_stream = f"{uuid.uuid4()}.{'n' * 128}.12"
     event = AgentMessageProducedV1(
         producer="workflow-engine",
         data=AgentMessageProducedData(
@@ -215,7 +217,7 @@ async def test_an_agent_reply_keeps_its_metadata(
             agent_name="Socrates",
             agent_type="teacher",
             offline=True,
-            stream_id="s-9",
+            stream_id=long_stream,
             content="Why?",
         ),
     )
@@ -229,7 +231,7 @@ async def test_an_agent_reply_keeps_its_metadata(
         "teacher",
         "run-42",
         True,
-        "s-9",
+        long_stream,
     )
     [posted] = [e for e in await events_of(sessions, room) if isinstance(e, MessagePostedV1)]
     assert (posted.data.agent_type, posted.data.run_id, posted.data.offline) == (
@@ -237,7 +239,7 @@ async def test_an_agent_reply_keeps_its_metadata(
         "run-42",
         True,
     )
-    assert (posted.data.stream_id, posted.data.sender_name) == ("s-9", "Socrates")
+    assert (posted.data.stream_id, posted.data.sender_name) == (long_stream, "Socrates")
 
 
 async def backdate(

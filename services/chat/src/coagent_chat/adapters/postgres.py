@@ -71,7 +71,8 @@ messages = Table(
     Column("agent_type", String(64)),
     Column("run_id", String(64)),
     Column("offline", Boolean, nullable=False, server_default=false()),
-    Column("stream_id", String(64)),
+    # Room of a whole run id, node id (up to 128) and step: see the engine's reply stream ids.
+    Column("stream_id", String(255)),
     Column("client_msg_id", String(128)),
     UniqueConstraint("room_id", "seq", name="uq_messages_room_seq"),
     # NULLs are distinct: posts without a key (or without a sender) never conflict.
