@@ -51,6 +51,7 @@ from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
+from coagent_gateway.routing.a2a import router as a2a_router
 from coagent_gateway.routing.endpoints import owned_routes_router
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
@@ -135,6 +136,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.dead_letters = dead_letters
     app.include_router(dead_letters_router)
     app.include_router(owned_routes_router())
+    app.include_router(a2a_router)  # no user session: external agents use their own token
     if cfg.web_dir:
         app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
     return app

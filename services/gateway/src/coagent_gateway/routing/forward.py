@@ -7,6 +7,7 @@ so uploads and streamed answers (files, server-sent events) pass through unchang
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from urllib.parse import quote
 
 from fastapi import Request
@@ -51,10 +52,21 @@ async def forward(
     service: str,
     path: str,
     identity: InternalIdentity,
+    *,
+    extra_headers: tuple[str, ...] = (),
+    content: AsyncIterator[bytes] | None = None,
 ) -> StreamingResponse:
-    """Send ``request`` to ``service`` at ``path`` as ``identity``; stream the answer back."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() in FORWARDED_REQUEST}
+    """Send ``request`` to ``service`` at ``path`` as ``identity``; stream the answer back.
+
+    ``extra_headers`` (lower case) are passed on as well, for routes whose callers authenticate
+    to the service themselves; ``content`` replaces the request's body stream (a body the
+    route has already read, e.g. to cap its size).
+    """
+    allowed = FORWARDED_REQUEST + extra_headers
+    headers = {k: v for k, v in request.headers.items() if k.lower() in allowed}
     has_body = request.method not in ("GET", "HEAD", "DELETE", "OPTIONS")
+    if content is None and has_body:
+        content = request.stream()
     upstream = await services.open_stream(
         service,
         request.method,
@@ -62,7 +74,7 @@ async def forward(
         identity,
         params=request.query_params,
         headers=headers,
-        content=request.stream() if has_body else None,
+        content=content if has_body else None,
     )
     passed = {k: v for k, v in upstream.headers.items() if k.lower() in FORWARDED_RESPONSE}
     return StreamingResponse(

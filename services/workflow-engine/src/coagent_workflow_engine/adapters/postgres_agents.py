@@ -75,6 +75,8 @@ agents = Table(
     Column("api_key", Text),
     Column("external_token", Text),
     Column("created_by", _USER),
+    # Migration 0005: hex SHA-256 of the A2A callback token (the token itself is never stored).
+    Column("callback_token_hash", String(64)),
     _now_column("created_at"),
     _now_column("updated_at"),
     Index("ix_agents_project_id_type", "project_id", "type"),

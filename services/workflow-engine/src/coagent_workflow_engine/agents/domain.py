@@ -6,6 +6,9 @@ can decide on its own is ownership (``created_by``) and the platform role the ga
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -135,6 +138,8 @@ class Agent:
     version: int = 1
     api_key: str | None = None
     external_token: str | None = None
+    #: Hex SHA-256 of the A2A callback token an external agent posts with (never the token).
+    callback_token_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,3 +299,26 @@ def restored(agent: Agent, version: AgentVersion, now: datetime) -> Agent:
 def synced(child: Agent, parent: Agent, now: datetime) -> Agent:
     """``child`` with its template's behaviour (its name, keys and activity are its own)."""
     return replace(child, **{f: getattr(parent, f) for f in SYNCED_FIELDS}, updated_at=now)
+
+
+def hash_callback_token(token: str) -> str:
+    """Hex SHA-256: a token is 256 random bits, so a plain hash suffices (no stretching)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_callback_token(agent: Agent) -> tuple[Agent, str | None]:
+    """An external agent holding the hash of a fresh A2A token, and the token (shown once).
+
+    Any other agent is returned as it is, with no token: only external agents post by webhook.
+    """
+    if not agent.is_external:
+        return agent, None
+    token = secrets.token_urlsafe(32)
+    return replace(agent, callback_token_hash=hash_callback_token(token)), token
+
+
+def callback_token_matches(stored_hash: str | None, token: str) -> bool:
+    """Constant-time; no stored hash accepts no token (the reference then skipped the check)."""
+    if stored_hash is None or not token:
+        return False
+    return hmac.compare_digest(stored_hash, hash_callback_token(token))

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from coagent_kit.auth import Identity, InternalIdentity
+from coagent_workflow_engine.agents.a2a import A2AService
 from coagent_workflow_engine.agents.catalog import AgentTypeService, RoomAgentService
 from coagent_workflow_engine.agents.domain import Caller
 from coagent_workflow_engine.agents.keys import KeyService
@@ -37,6 +38,7 @@ class AgentsApi:
     keys: KeyService
     types: AgentTypeService
     rooms: RoomAgentService
+    a2a: A2AService
 
 
 def _api(request: Request) -> AgentsApi:
@@ -171,6 +173,21 @@ async def put_agent_keys(
     """Set key types; a null or empty value removes one."""
     view = await api.keys.put_agent_keys(caller_of(identity), str(agent_id), body.root)
     return AgentRead.of(view)
+
+
+@router.post(
+    "/{agent_id}/callback-token",
+    responses={400: {"description": "not_external"}},
+)
+async def rotate_callback_token(
+    agent_id: uuid.UUID, identity: Identity, api: Api
+) -> dict[str, str]:
+    """A new A2A token for an external agent (creator or admin); the old one stops working.
+
+    The token is in this response only: the engine keeps nothing but its SHA-256 hash.
+    """
+    token = await api.a2a.rotate(caller_of(identity), str(agent_id))
+    return {"agent_id": str(agent_id), "callback_token": token}
 
 
 @router.post("/{config_id}/sync-from-parent")

@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter
 
-from coagent_workflow_engine.agents import catalog_endpoints, endpoints, wallet_endpoints
+from coagent_workflow_engine.agents import (
+    a2a_endpoints,
+    catalog_endpoints,
+    endpoints,
+    wallet_endpoints,
+)
+from coagent_workflow_engine.agents.a2a import A2AService
 from coagent_workflow_engine.agents.catalog import AgentTypeService, RoomAgentService
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.endpoints import AgentsApi
@@ -22,6 +28,7 @@ for _part in (
     wallet_endpoints.router,
     catalog_endpoints.types_router,
     catalog_endpoints.rooms_router,
+    a2a_endpoints.router,
 ):
     router.include_router(_part)
 
@@ -38,4 +45,5 @@ def build_agents_api(
         keys=KeyService(unit_of_work, cipher, agents, clock),
         types=AgentTypeService(unit_of_work, clock),
         rooms=RoomAgentService(unit_of_work, clock),
+        a2a=A2AService(unit_of_work, clock),
     )

@@ -128,6 +128,9 @@ class AgentRead(BaseModel):
     masked_api_key: str | None
     has_api_key: bool
     version: int
+    has_callback_token: bool = False
+    #: The external agent's A2A token: only in the response that issued it, then never again.
+    callback_token: str | None = None
 
     @classmethod
     def of(cls, view: AgentView) -> AgentRead:
@@ -164,6 +167,8 @@ class AgentRead(BaseModel):
             masked_api_key=view.masked_api_key,
             has_api_key=a.api_key is not None,
             version=a.version,
+            has_callback_token=a.callback_token_hash is not None,
+            callback_token=view.callback_token,
         )
 
 

@@ -27,6 +27,7 @@ from coagent_workflow_engine.agents.domain import (
     ParentNotFound,
     VersionNotFound,
     can_create,
+    issue_callback_token,
     mask_secret,
     require_manage,
     restored,
@@ -80,6 +81,8 @@ class AgentView:
     agent: Agent
     masked_api_key: str | None
     has_external_token: bool
+    #: The A2A callback token, only in the one response that issued it.
+    callback_token: str | None = None
 
 
 def _secret(cipher: KeyCipher, current: str | None, given: str | None) -> str | None:
@@ -110,10 +113,12 @@ class AgentService:
         self._cipher = cipher
         self._clock = clock
 
-    def view(self, agent: Agent) -> AgentView:
+    def view(self, agent: Agent, callback_token: str | None = None) -> AgentView:
         """Mask the agent's key for a response."""
         plain = self._cipher.decrypt(agent.api_key) if agent.api_key else None
-        return AgentView(agent, mask_secret(plain), agent.external_token is not None)
+        return AgentView(
+            agent, mask_secret(plain), agent.external_token is not None, callback_token
+        )
 
     # -- creating -------------------------------------------------------------------------------
 
@@ -146,10 +151,11 @@ class AgentService:
                     agent, is_active=not any(a.is_active and a.type == agent.type for a in siblings)
                 )
             await self._check(uow, agent)
+            agent, token = issue_callback_token(agent)
             await uow.agents.add(agent)
             await self._after_write(uow, agent, caller, "v1")
             await uow.commit()
-        return self.view(agent)
+        return self.view(agent, token)
 
     async def put_system(self, caller: Caller, type_: str, data: AgentInput) -> AgentView:
         """Create or edit the system agent of ``type_`` (admins only)."""
@@ -207,12 +213,13 @@ class AgentService:
                 user_key_ids=source.user_key_ids if source.created_by == caller.user_id else (),
             )
             await self._check(uow, copy)
+            copy, token = issue_callback_token(replace(copy, callback_token_hash=None))
             await uow.agents.add(copy)
             for key_type, ciphertext in (await uow.agent_keys.of_agent(source.id)).items():
                 await uow.agent_keys.put(copy.id, key_type, ciphertext)
             await self._after_write(uow, copy, caller, "v1")
             await uow.commit()
-        return self.view(copy)
+        return self.view(copy, token)
 
     # -- reading --------------------------------------------------------------------------------
 
