@@ -1,0 +1,140 @@
+"""The whole loop: a user message fires a policy, one run starts, and the agent answers the room.
+
+trigger (user_message policy) → workflow-engine (run on the offline model) → chat (stored reply)
+→ gateway (room socket). Checked on the reference room socket the web client uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from coagent_cli.fleet import Fleet
+from coagent_cli.testing import eventually
+
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+
+def _login(client: httpx.Client) -> None:
+    response = client.post(
+        "/api/v1/login/access-token",
+        files={"username": (None, ADMIN_EMAIL), "password": (None, ADMIN_PASSWORD)},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _graph(agent_id: str) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "tutor", "type": "agent", "config": {"agent_id": agent_id}},
+            {"id": "end", "type": "end"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "tutor"},
+            {"id": "e2", "source": "tutor", "target": "end"},
+        ],
+    }
+
+
+def _setup(admin: httpx.Client, keyword: str) -> dict[str, str]:
+    """A room, an offline agent, a workflow and a policy firing it on ``keyword`` in the room."""
+    course = admin.post("/api/v1/courses/", json={"title": "Loop", "description": "d"})
+    assert course.status_code in (200, 201), course.text
+    room = admin.post("/api/v1/rooms/", json={"name": "Loop", "course_id": course.json()["id"]})
+    assert room.status_code in (200, 201), room.text
+    agent = admin.post(
+        "/api/v1/agents/global",
+        json={
+            "name": "Tutor",
+            "type": "teacher",
+            "system_prompt": "Answer briefly.",
+            "model_provider": "offline",
+        },
+    )
+    assert agent.status_code == 201, agent.text
+    workflow = admin.post(
+        "/api/v1/workflows",
+        json={"name": f"loop-{keyword}", "graph_data": _graph(agent.json()["id"])},
+    )
+    assert workflow.status_code == 201, workflow.text
+    policy = admin.post(
+        "/api/v1/triggers",
+        json={
+            "name": "Answer questions",
+            "event_type": "user_message",
+            "conditions": {"keyword": keyword},
+            "target_workflow_id": workflow.json()["id"],
+            "scope_session_id": room.json()["id"],
+            "is_active": True,
+        },
+    )
+    assert policy.status_code in (200, 201), policy.text
+    return {"room_id": room.json()["id"], "workflow_id": workflow.json()["id"]}
+
+
+async def _frames_until_reply(ws: ClientConnection, mine: str) -> list[dict[str, Any]]:
+    """Frames from the room socket until the agent's stored reply arrives."""
+    deadline = time.monotonic() + 45
+    frames: list[dict[str, Any]] = []
+    while True:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+        frames.append(frame)
+        if frame.get("type") == "message" and frame.get("metadata", {}).get("is_ai"):
+            return frames
+        assert time.monotonic() < deadline, f"no agent reply to {mine!r}"
+
+
+async def _converse(fleet: Fleet, cookie: str, room_id: str, text: str) -> list[dict[str, Any]]:
+    url = fleet.gateway_url.replace("http://", "ws://") + f"/api/v1/chat/ws/{room_id}"
+    async with connect(url, additional_headers={"Cookie": cookie}) as ws:
+        await ws.send(text)
+        return await _frames_until_reply(ws, text)
+
+
+async def test_a_matching_message_gets_exactly_one_run_and_an_agent_reply(fleet: Fleet) -> None:
+    keyword = f"kw{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=fleet.gateway_url, timeout=15) as setup:
+        _login(setup)
+        ids = _setup(setup, keyword)
+        cookie = f"access_token={setup.cookies.get('access_token', path='/')}"
+    frames = await _converse(fleet, cookie, ids["room_id"], f"Can you {keyword} me?")
+
+    reply = frames[-1]
+    assert reply["sender"] == "Tutor"
+    assert reply["metadata"]["offline"] is True
+    assert reply["metadata"]["agent_type"] == "teacher"
+    assert reply["content"].strip()
+    traces = [f for f in frames if f.get("type") == "workflow_trace"]
+    assert traces, frames
+    assert traces[0]["event_type"] == "run_started"
+    nodes = [f["node_id"] for f in traces if f["event_type"] == "node_finished"]
+    order = ["start", "tutor", "end"]
+    assert nodes == sorted(nodes, key=order.index), nodes  # node order, no repeats
+
+    headers = {"Cookie": cookie}
+    async with httpx.AsyncClient(base_url=fleet.gateway_url, timeout=15, headers=headers) as api:
+        runs_path = f"/api/v1/workflows/{ids['workflow_id']}/runs"
+
+        async def one_finished_run() -> list[dict[str, Any]] | None:
+            runs: list[dict[str, Any]] = (await api.get(runs_path)).json()
+            return runs if runs and runs[0]["status"] == "succeeded" else None
+
+        runs = await eventually(one_finished_run, "the run to succeed", timeout_s=30)
+        assert len(runs) == 1, runs  # one message, one firing, one run
+        assert runs[0]["trigger"]["kind"] == "user_message"
+        assert runs[0]["room_id"] == ids["room_id"]
+
+        # The room holds the question and exactly one answer.
+        history = (await api.get(f"/api/v1/chat/messages/{ids['room_id']}")).json()
+        assert [m["metadata"]["is_ai"] for m in history] == [False, True]
