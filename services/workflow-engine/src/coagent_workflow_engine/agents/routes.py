@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from coagent_workflow_engine.agents import (
     a2a_endpoints,
     catalog_endpoints,
+    design,
     endpoints,
     wallet_endpoints,
 )
@@ -23,6 +24,7 @@ from coagent_workflow_engine.agents.service import AgentService
 
 router = APIRouter()
 for _part in (
+    design.router,  # before ``POST /agents/{project_id}``: "generate" is not a project id
     endpoints.router,
     endpoints.versions_router,
     wallet_endpoints.router,
