@@ -450,3 +450,42 @@ async def test_a_dead_letter_handed_back_is_processed_by_its_consumer_only(
         assert handled == [event.event_id]
     finally:
         await nc.close()
+
+
+@pytest.mark.integration
+async def test_a_new_only_consumer_ignores_the_history_it_was_created_after(
+    real_broker: Callable[[], NatsBroker],
+    streams: str,
+    js: JetStreamContext,
+    make_posted: MakePosted,
+) -> None:
+    old = make_posted(content="before the consumer existed")
+    new = make_posted(room_id=old.data.room_id, content="after")
+    durable = _durable()
+    seen: list[str] = []
+
+    async def handler(event: MessagePostedV1) -> None:
+        seen.append(event.data.content)
+
+    publisher = real_broker()
+    await start_broker(publisher, streams, wait_s=2.0)
+    await publish_event(publisher, old)
+    broker = real_broker()
+    subscribe_event(
+        broker,
+        MessagePostedV1,
+        durable,
+        handler,
+        filter_subject=message_posted_subject(old.data.room_id),
+        new_only=True,
+    )
+    await start_broker(broker, streams, wait_s=2.0)
+    await publish_event(publisher, new)
+
+    async def handled() -> bool:
+        return seen == ["after"]
+
+    await _eventually(handled)
+    await asyncio.sleep(0.3)
+    assert seen == ["after"]
+    await js.delete_consumer(CHAT.name, durable)

@@ -19,7 +19,13 @@ from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.aio.client import Client as NatsClient
-from nats.js.api import ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    ConsumerConfig,
+    DeliverPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 from prometheus_client import REGISTRY, Counter
 from pydantic import ValidationError
@@ -175,13 +181,20 @@ def consumer_config(
     ack_wait_s: float = 30.0,
     max_ack_pending: int = 64,
     max_deliver: int = MAX_DELIVER,
+    new_only: bool = False,
 ) -> ConsumerConfig:
-    """Durable pull consumer settings chosen on purpose (see DESIGN.md §4)."""
+    """Durable pull consumer settings chosen on purpose (see DESIGN.md §4).
+
+    ``new_only``: a consumer created on a stream with history starts at its end. Projections
+    want the history (``False``); reactions to what happens now (firing a trigger) must not
+    act on 30 days of old messages the first time they are deployed.
+    """
     return ConsumerConfig(
         durable_name=durable,
         ack_wait=ack_wait_s,
         max_deliver=max_deliver,
         max_ack_pending=max_ack_pending,
+        deliver_policy=DeliverPolicy.NEW if new_only else DeliverPolicy.ALL,
     )
 
 
@@ -194,6 +207,7 @@ def subscribe_event(
     filter_subject: str | None = None,
     batch_size: int = 16,
     retry: Retry | None = None,
+    new_only: bool = False,
 ) -> None:
     """Register a durable pull consumer that parses ``event_type`` and acks explicitly.
 
@@ -211,7 +225,7 @@ def subscribe_event(
         subject,
         stream=JStream(name=stream.name, declare=False),
         durable=durable,
-        config=consumer_config(durable, max_deliver=policy.max_deliver),
+        config=consumer_config(durable, max_deliver=policy.max_deliver, new_only=new_only),
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
         ack_policy=AckPolicy.MANUAL,
         title=f"{durable}:{event_type.__name__}",

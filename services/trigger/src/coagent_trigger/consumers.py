@@ -28,4 +28,11 @@ def register_consumers(
     async def on_message_for_policies(event: MessagePostedV1) -> None:
         await policies.on_message(event)
 
-    subscribe_event(broker, MessagePostedV1, MESSAGE_POLICIES_CONSUMER, on_message_for_policies)
+    # New messages only: deploying this consumer must not fire policies on the stream's history.
+    subscribe_event(
+        broker,
+        MessagePostedV1,
+        MESSAGE_POLICIES_CONSUMER,
+        on_message_for_policies,
+        new_only=True,
+    )

@@ -13,8 +13,9 @@ import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from coagent_cli.testing import eventually
+from coagent_cli.testing import eventually, fresh_consumer
 from coagent_contracts.chat import MessagePostedV1, message_posted_subject
+from coagent_contracts.streams import CHAT
 from coagent_contracts.trigger import TriggerFiredV1, firing_key, trigger_fired_subject
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 from coagent_kit.broker import event_headers
@@ -40,6 +41,8 @@ async def app(
     nats_url: str, database_url: str, settings: TriggerSettings
 ) -> AsyncIterator[FastAPI]:
     cfg = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
+    # A previous app's fetched-but-unsettled batch would hold the ack floor for an ack wait.
+    await fresh_consumer(nats_url, CHAT.name, MESSAGE_POLICIES_CONSUMER)
     app = create_app(cfg)
     async with app.router.lifespan_context(app):
         yield app
