@@ -52,6 +52,7 @@ from coagent_gateway.endpoints import router
 from coagent_gateway.ports import UserStore
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
 from coagent_gateway.routing.a2a import router as a2a_router
+from coagent_gateway.routing.analytics import router as analytics_router
 from coagent_gateway.routing.endpoints import owned_routes_router
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
@@ -135,6 +136,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(admin_router)
     app.state.dead_letters = dead_letters
     app.include_router(dead_letters_router)
+    app.include_router(analytics_router)  # before the owned families
     app.include_router(owned_routes_router())
     app.include_router(a2a_router)  # no user session: external agents use their own token
     if cfg.web_dir:

@@ -13,10 +13,13 @@ from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
 from coagent_workflow_engine.adapters.postgres import outbox
 from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitOfWork
+from coagent_workflow_engine.adapters.postgres_analytics import PostgresReportStore
 from coagent_workflow_engine.adapters.postgres_engine import PostgresEngineUnitOfWork
 from coagent_workflow_engine.agents.crypto import cipher_from_settings
 from coagent_workflow_engine.agents.routes import build_agents_api
 from coagent_workflow_engine.agents.routes import router as agents_router
+from coagent_workflow_engine.analytics.endpoints import router as analytics_router
+from coagent_workflow_engine.analytics.service import AnalyticsService
 from coagent_workflow_engine.consumers import register_consumers
 from coagent_workflow_engine.endpoints import router
 from coagent_workflow_engine.graphs import install_graph_errors
@@ -56,13 +59,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         unit_of_work, on_queued=runtime.wake, on_cancel=runtime.cancel
     )
     register_consumers(broker, workflow_engine, cancel_local=runtime.cancel_local)
+    analytics = AnalyticsService(PostgresReportStore(sessions), unit_of_work, agents_api)
 
     lifespan = messaging_lifespan(
         cfg,
         broker,
         relay=relay,
         on_start=[runtime.start],
-        closers=[runtime.stop, engine.dispose],
+        closers=[runtime.stop, analytics.aclose, engine.dispose],
     )
 
     app = build_app(
@@ -82,4 +86,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(internal_router)
     app.state.agents = agents_api
     app.include_router(agents_router)
+    app.state.analytics = analytics
+    app.include_router(analytics_router)
     return app

@@ -1,0 +1,1 @@
+"""Course analytics: reports written by the system analytics agent from rooms' recent history."""
