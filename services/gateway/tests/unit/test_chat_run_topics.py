@@ -411,3 +411,35 @@ async def test_the_engine_directory_maps_answers() -> None:
             await directory.get(identity, "odd")
     finally:
         await services.aclose()
+
+
+async def test_losing_the_runs_room_revokes_the_topic_but_not_for_the_creator() -> None:
+    members = {("u1", "r1")}
+
+    async def membership(user: User, room_id: str, action: Action) -> object:
+        if (user.id, room_id) not in members:
+            raise RoomNotFound("Room not found")
+        return object()
+
+    directory = FakeDirectory()
+    directory.runs["mine"] = RunInfo("mine", "wf1", "r1", "u1", "running")  # Ada created it
+    hub = RoomHub("nats://unused")
+    sessions = []
+    for topic in ("run:run1", "run:mine"):
+        socket, events = FakeSocket(), FakeRunEvents()
+        runs = RunTopics(RunAccess(directory, membership), events)
+        session = MuxSession(socket, ADA, None, hub, runs)  # type: ignore[arg-type]
+        await session.handle(_subscribe(topic))
+        sessions.append((session, socket, events, topic))
+
+    members.clear()  # Ada leaves the course
+    await hub.membership_removed("r1", "u1")
+    for session, _, _, _ in sessions:
+        await _drain(session)
+
+    (_, reader, reader_events, reader_topic), (_, creator, creator_events, _) = sessions
+    assert reader.sent[-1] == {"op": "revoked", "topic": reader_topic}
+    assert len(reader_events.stopped) == 1  # its JetStream consumer is released
+    assert creator.sent[-1]["op"] == "subscribed"  # the creator may still follow their run
+    assert creator_events.stopped == []
+    await hub.membership_removed("r1", "u1")  # nothing left to revoke, nothing breaks

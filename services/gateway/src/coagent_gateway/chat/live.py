@@ -51,6 +51,7 @@ REVOKED: Final[dict[str, Any]] = {"op": "revoked"}
 """Marker an :class:`Outbox` yields (by identity) when a topic's access was revoked."""
 
 Check = Callable[[], Awaitable[bool]]
+Watcher = Callable[[], Awaitable[None]]
 """Re-checks a listener's access: True while it may stay."""
 
 
@@ -158,6 +159,7 @@ class RoomHub:
         self._typing = typing or MemoryTypingLimiter()
         self._refresh_s, self._ttl_s = refresh_s, ttl_s
         self._seen: dict[str, list[dict[str, str]]] = {}
+        self._watchers: dict[tuple[str, str], set[Watcher]] = defaultdict(set)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -250,9 +252,29 @@ class RoomHub:
         return True
 
     async def membership_removed(self, room_id: str, user_id: str) -> None:
-        """Re-check the user's listeners of the room; revoke those no longer allowed."""
+        """Re-check the user's listeners of the room and watchers (e.g. run topics of the room);
+        revoke those no longer allowed."""
         targets = [x for x in self._rooms.get(room_id, ()) if x.user_id == user_id]
-        await asyncio.gather(*(self._recheck(x) for x in targets))
+        watchers = list(self._watchers.get((room_id, user_id), ()))
+        await asyncio.gather(
+            *(self._recheck(x) for x in targets), *(self._guard(w()) for w in watchers)
+        )
+
+    def watch(self, room_id: str, user_id: str, on_removed: Watcher) -> Callable[[], None]:
+        """Call ``on_removed`` when ``user_id`` loses membership of ``room_id``; returns the
+        function that stops watching. For subscriptions that see a room's content without being
+        one of its listeners (a run in the room)."""
+        key = (room_id, user_id)
+        self._watchers[key].add(on_removed)
+
+        def unwatch() -> None:
+            watchers = self._watchers.get(key)
+            if watchers is not None:
+                watchers.discard(on_removed)
+                if not watchers:
+                    del self._watchers[key]
+
+        return unwatch
 
     def revoke(self, listener: Listener) -> None:
         """Stop routing to the listener and tell its socket why."""

@@ -28,6 +28,7 @@ import contextlib
 import json
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -77,6 +78,7 @@ class MuxSession:
         self._send_lock = asyncio.Lock()
         self._subs: dict[str, tuple[Listener, InternalIdentity]] = {}
         self._feeds: dict[str, RunFeed] = {}
+        self._unwatch: dict[str, Callable[[], None]] = {}
         self._last_seq: dict[str, Position] = {}
         self._replaying: dict[str, list[dict[str, Any]]] = {}
 
@@ -166,12 +168,31 @@ class MuxSession:
         try:
             feed.stop = await self._runs.events.follow(feed, after)
             self._feeds[topic] = feed
+            if info.room_id is not None:
+                self._unwatch[topic] = self._hub.watch(
+                    info.room_id, self._user.id, self._run_recheck(run_id, feed)
+                )
             self._last_seq[topic] = (after or 0, LAST_PART)
             await self.send({"op": "subscribed", "topic": topic, "id": rid, "status": info.status})
         finally:
             for frame in self._replaying.pop(topic, []):
                 if self._current(topic, frame):
                     await self._deliver(topic, frame)
+
+    def _run_recheck(self, run_id: str, feed: RunFeed) -> Callable[[], Awaitable[None]]:
+        """After a removal from the run's room: keep following only if still allowed (the run's
+        creator and admins are), else revoke the topic like a room's."""
+
+        async def recheck() -> None:
+            if self._runs is None:
+                return
+            try:
+                await self._runs.access.authorize(self._user, run_id)
+            except ServiceError:
+                feed.revoked = True
+                self.outbox.revoke(feed.topic)
+
+        return recheck
 
     def _current(self, topic: str, frame: dict[str, Any]) -> bool:
         """Whether ``frame`` belongs to the topic's live subscription."""
@@ -183,6 +204,9 @@ class MuxSession:
     async def _unsubscribe(self, topic: str) -> None:
         entry = self._subs.pop(topic, None)
         feed = self._feeds.pop(topic, None)
+        unwatch = self._unwatch.pop(topic, None)
+        if unwatch is not None:
+            unwatch()
         self._last_seq.pop(topic, None)
         if entry is not None:
             await self._hub.exit(entry[0])
@@ -232,8 +256,9 @@ class MuxSession:
         await self._ws.close(code=SLOW_CONSUMER, reason="slow consumer: resubscribe with since")
 
     async def _revoked(self, topic: str) -> None:
-        entry = self._subs.get(topic)
-        if entry is None or not entry[0].revoked:
+        entry, feed = self._subs.get(topic), self._feeds.get(topic)
+        revoked = (entry is not None and entry[0].revoked) or (feed is not None and feed.revoked)
+        if not revoked:
             return  # already gone, or subscribed again since
         self._replaying.pop(topic, None)
         await self._unsubscribe(topic)

@@ -219,6 +219,8 @@ class RunFeed:
         #: Replaying what the client asked for; over once the consumer has nothing pending.
         self.catching_up = since is not None
         self.stop: Stop | None = None
+        #: Set when the user lost access to the run's room (see MuxSession._run_recheck).
+        self.revoked = False
 
     async def accept(self, raw: bytes, seq: int, pending: int) -> None:
         """Queue the frames of the event at ``seq``; ``pending`` events follow it right now."""
