@@ -54,7 +54,7 @@ async def _deny() -> bool:
 
 async def _next_of(outbox: Outbox, kind: str) -> dict[str, Any]:
     while True:
-        item = await asyncio.wait_for(outbox.next(), 5)
+        item = await asyncio.wait_for(outbox.next(), 15)  # generous: CI machines are busy
         assert item is not None
         if item[1].get("type") == kind:
             return item[1]
