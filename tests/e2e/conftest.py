@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from coagent_cli.fleet import Fleet
@@ -18,3 +20,28 @@ def fleet() -> Iterator[Fleet]:
     """Embedded stack + migrations + super admin + six services, all ready."""
     with running_fleet(ADMIN_EMAIL, ADMIN_PASSWORD) as running:
         yield running
+
+
+def login(client: httpx.Client, username: str, password: str) -> None:
+    """Sign ``client`` in the way the web client does (multipart form); its cookies follow."""
+    response = client.post(
+        "/api/v1/login/access-token",
+        files={"username": (None, username), "password": (None, password)},
+    )
+    assert response.status_code == 200, response.text
+
+
+def one_agent_graph(agent_id: str) -> dict[str, Any]:
+    """The smallest runnable workflow: start → the agent → end."""
+    return {
+        "schema_version": 1,
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "tutor", "type": "agent", "config": {"agent_id": agent_id}},
+            {"id": "end", "type": "end"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "tutor"},
+            {"id": "e2", "source": "tutor", "target": "end"},
+        ],
+    }

@@ -11,17 +11,9 @@ import pytest
 from coagent_cli.fleet import Fleet
 from coagent_cli.testing import eventually
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 
 pytestmark = pytest.mark.e2e
-
-
-def _login(client: httpx.Client, username: str, password: str) -> None:
-    response = client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, username), "password": (None, password)},
-    )
-    assert response.status_code == 200, response.text
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +21,7 @@ def setup(fleet: Fleet) -> dict[str, Any]:
     """A course, a room, and an external agent assigned to the room (with its token)."""
     name = f"Outside Bot {uuid.uuid4().hex[:6]}"
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         course = admin.post("/api/v1/courses/", json={"title": "A2A", "description": "d"})
         assert course.status_code in (200, 201), course.text
         room = admin.post("/api/v1/rooms/", json={"name": "Lab", "course_id": course.json()["id"]})

@@ -19,32 +19,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from coagent_cli.fleet import Fleet
 from coagent_cli.testing import eventually
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, one_agent_graph
 
 pytestmark = pytest.mark.e2e
-
-
-def _login(client: httpx.Client) -> None:
-    response = client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, ADMIN_EMAIL), "password": (None, ADMIN_PASSWORD)},
-    )
-    assert response.status_code == 200, response.text
-
-
-def _graph(agent_id: str) -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "nodes": [
-            {"id": "start", "type": "start"},
-            {"id": "tutor", "type": "agent", "config": {"agent_id": agent_id}},
-            {"id": "end", "type": "end"},
-        ],
-        "edges": [
-            {"id": "e1", "source": "start", "target": "tutor"},
-            {"id": "e2", "source": "tutor", "target": "end"},
-        ],
-    }
 
 
 def _setup(admin: httpx.Client, keyword: str) -> dict[str, str]:
@@ -65,7 +42,7 @@ def _setup(admin: httpx.Client, keyword: str) -> dict[str, str]:
     assert agent.status_code == 201, agent.text
     workflow = admin.post(
         "/api/v1/workflows",
-        json={"name": f"loop-{keyword}", "graph_data": _graph(agent.json()["id"])},
+        json={"name": f"loop-{keyword}", "graph_data": one_agent_graph(agent.json()["id"])},
     )
     assert workflow.status_code == 201, workflow.text
     policy = admin.post(
@@ -105,7 +82,7 @@ async def _converse(fleet: Fleet, cookie: str, room_id: str, text: str) -> list[
 async def test_a_matching_message_gets_exactly_one_run_and_an_agent_reply(fleet: Fleet) -> None:
     keyword = f"kw{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=fleet.gateway_url, timeout=15) as setup:
-        _login(setup)
+        login(setup, ADMIN_EMAIL, ADMIN_PASSWORD)
         ids = _setup(setup, keyword)
         cookie = f"access_token={setup.cookies.get('access_token', path='/')}"
     frames = await _converse(fleet, cookie, ids["room_id"], f"Can you {keyword} me?")

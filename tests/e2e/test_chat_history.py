@@ -17,18 +17,10 @@ from websockets.asyncio.client import connect
 
 from coagent_cli.fleet import Fleet
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "student-pass-1"
-
-
-def _login(client: httpx.Client, username: str, password: str) -> None:
-    response = client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, username), "password": (None, password)},
-    )
-    assert response.status_code == 200, response.text
 
 
 def _ws_url(fleet: Fleet, path: str) -> str:
@@ -42,7 +34,7 @@ def school(fleet: Fleet) -> dict[str, str]:
     people: dict[str, str] = {}
     ids: dict[str, str] = {}
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         course = admin.post("/api/v1/courses/", json={"title": "History", "description": "d"})
         assert course.status_code in (200, 201), course.text
         for kind in ("student", "outsider"):
@@ -72,7 +64,7 @@ def school(fleet: Fleet) -> dict[str, str]:
 def room_id(fleet: Fleet, school: dict[str, str]) -> str:
     """A fresh room of the course."""
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         room = admin.post("/api/v1/rooms/", json={"name": "Room", "course_id": school["course_id"]})
         assert room.status_code in (200, 201), room.text
         return str(room.json()["id"])
@@ -81,14 +73,14 @@ def room_id(fleet: Fleet, school: dict[str, str]) -> str:
 @pytest.fixture
 def student(fleet: Fleet, school: dict[str, str]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as client:
-        _login(client, school["student"], PASSWORD)
+        login(client, school["student"], PASSWORD)
         yield client
 
 
 @pytest.fixture
 def admin(fleet: Fleet) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as client:
-        _login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
         yield client
 
 
@@ -162,7 +154,7 @@ def test_artifacts_by_id(
     assert stale.json()["code"] == "version_conflict"
 
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as outsider:
-        _login(outsider, school["outsider"], PASSWORD)
+        login(outsider, school["outsider"], PASSWORD)
         hidden = outsider.get(by_id)
         assert hidden.status_code == 404
         assert hidden.json()["code"] == "artifact_not_found"

@@ -14,17 +14,9 @@ from websockets.exceptions import ConnectionClosed
 
 from coagent_cli.fleet import Fleet
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 
 pytestmark = pytest.mark.e2e
-
-
-def _login(client: httpx.Client, username: str, password: str) -> None:
-    response = client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, username), "password": (None, password)},
-    )
-    assert response.status_code == 200, response.text
 
 
 def _ws_url(fleet: Fleet, path: str) -> str:
@@ -47,7 +39,7 @@ def classroom(fleet: Fleet) -> dict[str, str]:
     """A course with one room, a student enrolled in it."""
     suffix = uuid.uuid4().hex[:8]
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         course = admin.post("/api/v1/courses/", json={"title": "Graphs", "description": "d"})
         assert course.status_code in (200, 201), course.text
         course_id = course.json()["id"]
@@ -91,7 +83,7 @@ def test_golden_path(fleet: Fleet, classroom: dict[str, str]) -> None:
         )
         assert bad.status_code == 400
         assert bad.json()["detail"]
-        _login(client, classroom["username"], "student-pass-1")
+        login(client, classroom["username"], "student-pass-1")
         me = client.post("/api/v1/login/test-token").json()
         assert me["id"] == classroom["student_id"]
 
@@ -147,7 +139,7 @@ def test_multiplexed_socket_resumes_each_room_from_its_seq(
 ) -> None:
     room_id = classroom["room_id"]
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as client:
-        _login(client, classroom["username"], "student-pass-1")
+        login(client, classroom["username"], "student-pass-1")
         cookie = _cookie_header(client)
 
     async def run() -> list[int]:
@@ -179,7 +171,7 @@ def test_multiplexed_socket_resumes_each_room_from_its_seq(
 def test_socket_refuses_pages_from_other_origins(fleet: Fleet, classroom: dict[str, str]) -> None:
     """F29: a valid cookie sent by another site's page does not open the room."""
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as client:
-        _login(client, classroom["username"], "student-pass-1")
+        login(client, classroom["username"], "student-pass-1")
         cookie = _cookie_header(client)
 
     async def attempt(origin: str) -> int | None:
@@ -203,7 +195,7 @@ def test_table_browser_is_super_admin_only_and_hides_secrets(
 ) -> None:
     """F13: the raw browser is for super admins, lists no secrets and answers errors cleanly."""
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         tables = admin.get("/api/v1/admin/db/tables").json()
         assert {"users", "courses", "rooms", "audit_log"} <= set(tables)
         users = admin.get("/api/v1/admin/db/tables/users", params={"limit": 1000}).json()
@@ -217,5 +209,5 @@ def test_table_browser_is_super_admin_only_and_hides_secrets(
         assert missing.status_code == 404
         assert missing.json()["code"] == "table_not_found"
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as student:
-        _login(student, classroom["username"], "student-pass-1")
+        login(student, classroom["username"], "student-pass-1")
         assert student.get("/api/v1/admin/db/tables").status_code == 403

@@ -14,18 +14,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from coagent_cli.fleet import Fleet
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "student-pass-1"
-
-
-def _login(client: httpx.Client, username: str, password: str) -> None:
-    response = client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, username), "password": (None, password)},
-    )
-    assert response.status_code == 200, response.text
 
 
 def _ws_url(fleet: Fleet, path: str) -> str:
@@ -34,7 +26,7 @@ def _ws_url(fleet: Fleet, path: str) -> str:
 
 def _cookie(fleet: Fleet, username: str, password: str = PASSWORD) -> str:
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as client:
-        _login(client, username, password)
+        login(client, username, password)
         return f"access_token={client.cookies.get('access_token', path='/')}"
 
 
@@ -43,7 +35,7 @@ def lab(fleet: Fleet) -> dict[str, Any]:
     """A course with one room and two enrolled students, Ann and Ben."""
     suffix = uuid.uuid4().hex[:8]
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         course = admin.post("/api/v1/courses/", json={"title": "Live", "description": "d"})
         assert course.status_code in (200, 201), course.text
         course_id = course.json()["id"]

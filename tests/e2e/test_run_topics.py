@@ -14,18 +14,10 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from coagent_cli.fleet import Fleet
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, one_agent_graph
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "outsider-pass-1"
-
-
-def _login(client: httpx.Client, username: str, password: str) -> None:
-    response = client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, username), "password": (None, password)},
-    )
-    assert response.status_code == 200, response.text
 
 
 def _cookie(client: httpx.Client) -> str:
@@ -36,27 +28,12 @@ def _ws_url(fleet: Fleet) -> str:
     return fleet.gateway_url.replace("http://", "ws://") + "/api/v1/ws"
 
 
-def _graph(agent_id: str) -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "nodes": [
-            {"id": "start", "type": "start"},
-            {"id": "tutor", "type": "agent", "config": {"agent_id": agent_id}},
-            {"id": "end", "type": "end"},
-        ],
-        "edges": [
-            {"id": "e1", "source": "start", "target": "tutor"},
-            {"id": "e2", "source": "tutor", "target": "end"},
-        ],
-    }
-
-
 @pytest.fixture(scope="module")
 def run(fleet: Fleet) -> dict[str, str]:
     """A finished-or-finishing run of start → agent (offline model) → end, in a room."""
     suffix = uuid.uuid4().hex[:8]
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as admin:
-        _login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
+        login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
         course = admin.post("/api/v1/courses/", json={"title": "Runs", "description": "d"})
         assert course.status_code in (200, 201), course.text
         room = admin.post("/api/v1/rooms/", json={"name": "Runs", "course_id": course.json()["id"]})
@@ -73,7 +50,10 @@ def run(fleet: Fleet) -> dict[str, str]:
         assert agent.status_code == 201, agent.text
         workflow = admin.post(
             "/api/v1/workflows",
-            json={"name": f"run-topics-{suffix}", "graph_data": _graph(agent.json()["id"])},
+            json={
+                "name": f"run-topics-{suffix}",
+                "graph_data": one_agent_graph(agent.json()["id"]),
+            },
         )
         assert workflow.status_code == 201, workflow.text
         executed = admin.post(
@@ -94,7 +74,7 @@ def run(fleet: Fleet) -> dict[str, str]:
         assert outsider.status_code in (200, 201), outsider.text
         admin_cookie = _cookie(admin)
     with httpx.Client(base_url=fleet.gateway_url, timeout=10) as stranger:
-        _login(stranger, f"out{suffix}", PASSWORD)
+        login(stranger, f"out{suffix}", PASSWORD)
         outsider_cookie = _cookie(stranger)
     return {
         "run_id": executed.json()["run_id"],
