@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
+import nats
 import pytest
+from faststream.nats import NatsBroker
+from nats.aio.client import Client as NatsClient
+from nats.js.client import JetStreamContext
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from coagent_cli.stack import EmbeddedStack
 from coagent_contracts.chat import MessagePostedData, MessagePostedV1
-from coagent_kit.broker import ensure_streams
+from coagent_kit.broker import create_broker, ensure_streams
 from coagent_kit.settings import ServiceSettings
 
 #: Long enough for HS256 (PyJWT warns below 32 bytes, and warnings are errors here).
@@ -85,3 +89,33 @@ async def streams(nats_url: str) -> str:
     """The fleet's streams exist on the session's NATS; returns its URL."""
     await ensure_streams(nats_url)
     return nats_url
+
+
+@pytest.fixture
+def durable() -> str:
+    """A consumer name of this test only."""
+    return f"kit-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
+    nc: NatsClient = await nats.connect(nats_url)
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def real_broker(streams: str) -> AsyncIterator[Callable[[], NatsBroker]]:
+    """``new()`` builds a broker; each one built is stopped at the end of the test."""
+    brokers: list[NatsBroker] = []
+
+    def new() -> NatsBroker:
+        broker = create_broker(streams, "kit-tests")
+        brokers.append(broker)
+        return broker
+
+    yield new
+    for broker in brokers:
+        await broker.stop()

@@ -7,10 +7,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-import nats
 import pytest
 from faststream.nats import NatsBroker
-from nats.aio.client import Client as NatsClient
 from nats.js.client import JetStreamContext
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Table, func, select, text, update
@@ -63,15 +61,6 @@ async def broker(streams: str) -> AsyncIterator[NatsBroker]:
     await start_broker(broker, streams, wait_s=2.0)
     yield broker
     await broker.stop()
-
-
-@pytest.fixture
-async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
-    nc: NatsClient = await nats.connect(nats_url)
-    try:
-        yield nc.jetstream()
-    finally:
-        await nc.close()
 
 
 async def _stored(js: JetStreamContext, subject: str) -> int:
