@@ -14,13 +14,9 @@ from typing import Any
 
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.envelope import uuid7
-from coagent_contracts.trigger import (
-    TriggerEventType,
-    TriggerFiredData,
-    TriggerFiredV1,
-    firing_key,
-)
+from coagent_contracts.trigger import TriggerEventType
 from coagent_trigger.conditions import UserMessageConditions, validate_conditions
+from coagent_trigger.firing import record_firing
 from coagent_trigger.policies import (
     Caller,
     Firing,
@@ -34,7 +30,6 @@ from coagent_trigger.policies import (
 from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
 from coagent_trigger.secrets_box import SecretBox
 
-PRODUCER = "trigger"
 MESSAGE_POLICIES_CONSUMER = "trigger-message-policies"
 #: Fields a PUT may change; ``None`` is a value only for ``scope_session_id``.
 UPDATABLE = (
@@ -219,44 +214,21 @@ class PolicyService:
         payload: dict[str, Any],
         fired_by: str | None = None,
     ) -> Firing | None:
-        """Log one firing and queue its event; ``None`` if the key was already fired."""
-        key = firing_key(policy.id, source_event_id=source_event_id)
+        """Log one event-caused firing and queue its event; ``None`` if already fired."""
         detail: dict[str, Any] = {}
-        if "count" in payload:
-            detail["count"] = payload["count"]
         if policy.conditions.get("debounce") is not None:
             # Debounce is validated and stored but not applied yet: say so in the log.
             detail["debounce"] = "not_applied"
-        firing = Firing(
-            id=str(uuid7()),
-            firing_key=key,
-            policy_id=policy.id,
-            event_type=policy.event_type,
-            outcome="fired",
-            room_id=room_id,
+        return await record_firing(
+            uow,
+            policy,
+            room_id,
+            now=self._clock(),
+            payload=payload,
             source_event_id=source_event_id,
             fired_by=fired_by,
-            created_at=self._clock(),
             detail=detail,
         )
-        if not await uow.firings.add(firing):
-            return None
-        await uow.publish(
-            TriggerFiredV1(
-                producer=PRODUCER,
-                data=TriggerFiredData(
-                    policy_id=policy.id,
-                    workflow_id=policy.target_workflow_id,
-                    room_id=room_id,
-                    event_type=policy.event_type,
-                    firing_key=key,
-                    source_event_id=source_event_id,
-                    payload={**payload, "overlap": policy.conditions.get("overlap", "skip")},
-                    fired_by=fired_by,
-                ),
-            )
-        )
-        return firing
 
     @staticmethod
     async def _visible(uow: UnitOfWork, caller: Caller, policy_id: str) -> Policy:
