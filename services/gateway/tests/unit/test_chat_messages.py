@@ -7,150 +7,22 @@ each test can tell what the gateway forwarded — and what it refused before for
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 
 from coagent_gateway.adapters.services_http import ServiceClient
 from coagent_gateway.chat.endpoints import router as gateway_chat_router
 from coagent_gateway.chat.rooms import MembershipRoomGuard
 from coagent_gateway.chat.service import ChatGateway
-from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
 from coagent_gateway.settings import GatewaySettings
-from coagent_kit.app import build_app
-from coagent_kit.auth import HEADER, verify_identity
-from coagent_kit.errors import Forbidden, NotFound
-from coagent_kit.settings import ServiceSettings
 
 from ..conftest import SECRET, AuthKit
+from .chat_http_kit import NOW, FakeChat, Rooms, login_member
 from .membership_kit import course_world
-
-NOW = "2026-11-24T12:00:00Z"
-
-
-class FakeChatSettings(ServiceSettings):
-    service_name = "chat"
-
-
-@dataclass
-class FakeChat:
-    """What the fake chat service stored and was asked."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    keys: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
-    retention: dict[str, Any] = field(
-        default_factory=lambda: {"max_age_days": None, "max_messages": None}
-    )
-
-    def record(self, request: Request, **extra: Any) -> dict[str, Any]:
-        identity = verify_identity(SECRET, request.headers[HEADER], "chat")
-        call = {
-            "method": request.method,
-            "path": request.scope["path"],  # decoded, as the route sees it
-            "params": dict(request.query_params),
-            "user": identity.user_id,
-            "role": identity.resource_role,
-            **extra,
-        }
-        self.calls.append(call)
-        return call
-
-    def add(self, **fields: Any) -> dict[str, Any]:
-        seq = len(self.messages) + 1
-        message = {
-            "id": f"m{seq}",
-            "room_id": "r1",
-            "seq": seq,
-            "sender_kind": "human",
-            "sender_id": None,
-            "sender_name": None,
-            "agent_id": None,
-            "agent_type": None,
-            "run_id": None,
-            "offline": False,
-            "stream_id": None,
-            "client_msg_id": None,
-            "thread_id": None,
-            "mentions": [],
-            "content": f"message {seq}",
-            "created_at": NOW,
-            **fields,
-        }
-        self.messages.append(message)
-        return message
-
-    def app(self) -> FastAPI:
-        app = build_app(FakeChatSettings(env="test"), title="fake chat")
-
-        @app.get("/internal/rooms/{room_id}/messages")
-        async def history(room_id: str, request: Request) -> list[dict[str, Any]]:
-            self.record(request)
-            return self.messages
-
-        @app.post("/internal/rooms/{room_id}/messages")
-        async def post(room_id: str, request: Request) -> JSONResponse:
-            body = await request.json()
-            call = self.record(request, body=body, key=request.headers.get("idempotency-key"))
-            key = call["key"] or body.get("client_msg_id")
-            if key and (room_id, call["user"], key) in self.keys:
-                return JSONResponse(self.keys[(room_id, call["user"], key)], status_code=200)
-            message = self.add(
-                sender_id=call["user"],
-                sender_name=body["sender_name"],
-                content=body["content"],
-                client_msg_id=key,
-            )
-            if key:
-                self.keys[(room_id, call["user"], key)] = message
-            return JSONResponse(message, status_code=201)
-
-        @app.delete("/internal/rooms/{room_id}/messages/{message_id}")
-        async def forget(room_id: str, message_id: str, request: Request) -> Response:
-            call = self.record(request)
-            found = [m for m in self.messages if m["id"] == message_id]
-            if not found:
-                body = {"detail": "Message not found", "code": "message_not_found"}
-                return JSONResponse(body, status_code=404)
-            if found[0]["sender_id"] != call["user"] and call["role"] not in ("owner", "ta"):
-                return JSONResponse({"detail": "No", "code": "forbidden"}, status_code=403)
-            self.messages.remove(found[0])
-            return Response(status_code=204)
-
-        @app.api_route("/internal/rooms/{room_id}/retention", methods=["GET", "PUT"])
-        async def retention(room_id: str, request: Request) -> dict[str, Any]:
-            body = await request.json() if request.method == "PUT" else None
-            self.record(request, body=body)
-            if body is not None:
-                self.retention = body
-            return {
-                "room_id": room_id,
-                **self.retention,
-                "effective_max_age_days": self.retention["max_age_days"] or 365,
-                "effective_max_messages": self.retention["max_messages"],
-            }
-
-        return app
-
-
-class Rooms:
-    """Room r1: students read and chat, the TA may also update; everyone else is kept out."""
-
-    def __init__(self) -> None:
-        self.roles: dict[str, str] = {}
-
-    async def authorize(self, user: User, room_id: str, action: Action) -> str | None:
-        role = self.roles.get(user.id)
-        if room_id != "r1" or role is None:
-            raise NotFound("Room not found", code="room_not_found")
-        if role == "student" and action not in (Action.ROOM_READ, Action.ROOM_CHAT):
-            raise Forbidden("Not allowed", code="forbidden")
-        return role
 
 
 @pytest.fixture
@@ -178,19 +50,6 @@ async def client(
     await services.aclose()
 
 
-async def _login(
-    client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, role: str | None, name: str = "ada"
-) -> User:
-    user = auth.add_user(name)
-    if role is not None:
-        rooms.roles[user.id] = role
-    await client.post(
-        "/api/v1/login/access-token",
-        files={"username": (None, name), "password": (None, "correct-horse")},
-    )
-    return user
-
-
 # --- history -------------------------------------------------------------------------------
 
 
@@ -214,7 +73,7 @@ async def test_history_forwards_the_page_it_was_asked_for(
     query: dict[str, int],
     forwarded: dict[str, str],
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.get("/api/v1/chat/messages/r1", params=query)
     assert response.status_code == 200
     assert fake.calls[-1]["params"] == forwarded
@@ -224,7 +83,7 @@ async def test_history_forwards_the_page_it_was_asked_for(
 async def test_history_refuses_bad_pages(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat, query: dict[str, int]
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.get("/api/v1/chat/messages/r1", params=query)
     assert response.status_code == 422
     assert fake.calls == []
@@ -233,7 +92,7 @@ async def test_history_refuses_bad_pages(
 async def test_nothing_lies_before_the_first_message(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.get("/api/v1/chat/messages/r1", params={"before": 1})
     assert response.json() == []
     assert fake.calls == []
@@ -242,7 +101,7 @@ async def test_nothing_lies_before_the_first_message(
 async def test_history_items_name_the_real_agent(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     fake.add(
         sender_kind="agent",
         agent_id="ag1",
@@ -275,7 +134,7 @@ async def test_history_items_name_the_real_agent(
 async def test_outsiders_cannot_read_history(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, None)
+    await login_member(client, auth, rooms, None)
     response = await client.get("/api/v1/chat/messages/r1")
     assert response.status_code == 404
     assert fake.calls == []
@@ -287,7 +146,7 @@ async def test_outsiders_cannot_read_history(
 async def test_posting_answers_201_with_the_message_frame(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    user = await _login(client, auth, rooms, "student")
+    user = await login_member(client, auth, rooms, "student")
     body = {"content": "hello", "thread_id": "t1", "mentions": ["ag1"]}
     response = await client.post("/api/v1/chat/messages/r1", json=body)
     assert response.status_code == 201
@@ -308,7 +167,7 @@ async def test_posting_answers_201_with_the_message_frame(
 async def test_a_retried_post_is_stored_once(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     headers = {"Idempotency-Key": "retry-1"}
     first = await client.post("/api/v1/chat/messages/r1", json={"content": "x"}, headers=headers)
     again = await client.post("/api/v1/chat/messages/r1", json={"content": "x"}, headers=headers)
@@ -321,7 +180,7 @@ async def test_a_retried_post_is_stored_once(
 async def test_the_client_msg_id_is_forwarded_in_the_body(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     body = {"content": "x", "client_msg_id": "c-1"}
     first = await client.post("/api/v1/chat/messages/r1", json=body)
     again = await client.post("/api/v1/chat/messages/r1", json=body)
@@ -349,7 +208,7 @@ async def test_bad_posts_are_refused_before_forwarding(
     body: dict[str, Any],
     headers: dict[str, str],
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.post("/api/v1/chat/messages/r1", json=body, headers=headers)
     assert response.status_code == 422
     assert fake.calls == []
@@ -358,7 +217,7 @@ async def test_bad_posts_are_refused_before_forwarding(
 async def test_the_longest_message_is_accepted(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.post("/api/v1/chat/messages/r1", json={"content": "x" * 32_000})
     assert response.status_code == 201
 
@@ -366,7 +225,7 @@ async def test_the_longest_message_is_accepted(
 async def test_outsiders_cannot_post(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, None)
+    await login_member(client, auth, rooms, None)
     response = await client.post("/api/v1/chat/messages/r1", json={"content": "x"})
     assert response.status_code == 404
     assert fake.calls == []
@@ -378,7 +237,7 @@ async def test_outsiders_cannot_post(
 async def test_the_sender_forgets_a_message(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    user = await _login(client, auth, rooms, "student")
+    user = await login_member(client, auth, rooms, "student")
     fake.add(sender_id=user.id)
     response = await client.delete("/api/v1/chat/messages/r1/m1")
     assert response.status_code == 204
@@ -389,7 +248,7 @@ async def test_the_sender_forgets_a_message(
 async def test_chat_decides_who_may_forget_and_what_exists(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     fake.add(sender_id="someone-else")
     refused = await client.delete("/api/v1/chat/messages/r1/m1")
     assert refused.status_code == 403
@@ -402,7 +261,7 @@ async def test_chat_decides_who_may_forget_and_what_exists(
 async def test_odd_message_ids_are_forwarded_encoded(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.delete("/api/v1/chat/messages/r1/a%20b%3Fc%25%23")
     assert response.status_code == 404
     assert response.json()["code"] == "message_not_found"
@@ -412,7 +271,7 @@ async def test_odd_message_ids_are_forwarded_encoded(
 async def test_outsiders_cannot_forget(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, None)
+    await login_member(client, auth, rooms, None)
     assert (await client.delete("/api/v1/chat/messages/r1/m1")).status_code == 404
     assert fake.calls == []
 
@@ -423,7 +282,7 @@ async def test_outsiders_cannot_forget(
 async def test_members_read_retention_and_staff_set_it(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student", "stu")
+    await login_member(client, auth, rooms, "student", "stu")
     read = await client.get("/api/v1/chat/rooms/r1/retention")
     assert read.json() == {
         "room_id": "r1",
@@ -436,7 +295,7 @@ async def test_members_read_retention_and_staff_set_it(
     assert refused.status_code == 403
     assert [c["method"] for c in fake.calls] == ["GET"]
 
-    await _login(client, auth, rooms, "ta", "tad")
+    await login_member(client, auth, rooms, "ta", "tad")
     updated = await client.put(
         "/api/v1/chat/rooms/r1/retention", json={"max_age_days": 0.5, "max_messages": 50}
     )
@@ -454,7 +313,7 @@ async def test_members_read_retention_and_staff_set_it(
 async def test_bad_retention_rules_are_refused(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat, rule: dict[str, int]
 ) -> None:
-    await _login(client, auth, rooms, "ta")
+    await login_member(client, auth, rooms, "ta")
     response = await client.put("/api/v1/chat/rooms/r1/retention", json=rule)
     assert response.status_code == 422
     assert fake.calls == []
@@ -503,7 +362,7 @@ async def test_the_course_owner_is_forwarded_as_owner(
 async def test_a_dot_dot_message_id_stays_a_message_id(
     client: httpx.AsyncClient, auth: AuthKit, rooms: Rooms, fake: FakeChat
 ) -> None:
-    await _login(client, auth, rooms, "student")
+    await login_member(client, auth, rooms, "student")
     response = await client.delete("/api/v1/chat/messages/r1/%2E%2E")
     assert response.json()["code"] == "message_not_found"
     assert fake.calls[-1]["path"] == "/internal/rooms/r1/messages/.."

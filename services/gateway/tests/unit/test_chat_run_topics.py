@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 import pytest
 
-from coagent_contracts.envelope import Event
 from coagent_contracts.workflow import (
     AgentMessageProducedData,
     AgentMessageProducedV1,
-    NodeFinishedData,
-    NodeFinishedV1,
-    RunCompletedData,
-    RunCompletedV1,
     RunFailedData,
     RunFailedV1,
-    RunQueuedData,
-    RunQueuedV1,
-    RunStartedData,
-    RunStartedV1,
 )
 from coagent_gateway.adapters.services_http import ServiceClient, ServiceUnavailable
 from coagent_gateway.chat.live import RoomHub
@@ -31,159 +20,34 @@ from coagent_gateway.chat.multiplex import MuxSession
 from coagent_gateway.chat.runs import (
     EngineRunDirectory,
     RunAccess,
-    RunFeed,
     RunInfo,
     RunTopics,
-    Stop,
     run_frames,
 )
-from coagent_gateway.domain import PlatformRole, User
+from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
 from coagent_gateway.rooms.domain import RoomNotFound
 from coagent_kit.auth import InternalIdentity
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-ADA = User("u1", "ada@example.org", "ada", PlatformRole.STUDENT, full_name="Ada")
-EVE = User("u2", "eve@example.org", "eve", PlatformRole.STUDENT)
-ADMIN = User("u3", "root@example.org", "root", PlatformRole.ADMIN)
-RUN: dict[str, Any] = {
-    "run_id": "run1",
-    "workflow_id": "wf1",
-    "workflow_version": 1,
-    "room_id": "r1",
-}
-TS = "2026-11-24T12:00:00Z"
-
-
-def _raw(event: Event) -> bytes:
-    return event.model_dump_json().encode()
-
-
-def queued(run: dict[str, Any] = RUN) -> bytes:
-    return _raw(RunQueuedV1(producer="workflow-engine", occurred_at=NOW, data=RunQueuedData(**run)))
-
-
-def started() -> bytes:
-    return _raw(
-        RunStartedV1(producer="workflow-engine", occurred_at=NOW, data=RunStartedData(**RUN))
-    )
-
-
-def node(node_id: str = "n1") -> bytes:
-    data = NodeFinishedData(
-        **RUN,
-        node_id=node_id,
-        node_type="agent",
-        status="succeeded",
-        started_at=NOW,
-        finished_at=NOW,
-    )
-    return _raw(NodeFinishedV1(producer="workflow-engine", occurred_at=NOW, data=data))
-
-
-def completed() -> bytes:
-    data = RunCompletedData(**RUN)
-    return _raw(RunCompletedV1(producer="workflow-engine", occurred_at=NOW, data=data))
-
-
-class FakeDirectory:
-    def __init__(self) -> None:
-        self.runs = {
-            "run1": RunInfo("run1", "wf1", "r1", "u9", "running"),
-            "solo": RunInfo("solo", "wf2", None, "u2", "queued"),
-        }
-
-    async def get(self, identity: InternalIdentity, run_id: str) -> RunInfo | None:
-        return self.runs.get(run_id)
-
-
-async def room_access(user: User, room_id: str, action: Action) -> object:
-    if (user.id, room_id) != ("u1", "r1") or action is not Action.ROOM_READ:
-        raise RoomNotFound("Room not found")
-    return object()
-
-
-class FakeRunEvents:
-    """A stream of stored events per run; ``follow`` replays after ``since`` in a task, like the
-    consumer's own delivery task, then ``publish`` delivers live."""
-
-    def __init__(self) -> None:
-        self.stored: list[tuple[int, str, bytes]] = []
-        self.feeds: list[RunFeed] = []
-        self.stopped: list[RunFeed] = []
-
-    def store(self, run_id: str, raw: bytes) -> int:
-        seq = len(self.stored) + 1
-        self.stored.append((seq, run_id, raw))
-        return seq
-
-    async def publish(self, run_id: str, raw: bytes) -> None:
-        seq = self.store(run_id, raw)
-        for feed in self.feeds:
-            if feed.run_id == run_id:
-                await feed.accept(raw, seq, 0)
-
-    async def follow(self, feed: RunFeed, since: int | None) -> Stop:
-        backlog = [] if since is None else [e for e in self.stored if e[1] == feed.run_id]
-        backlog = [e for e in backlog if since is not None and e[0] > since]
-
-        async def replay() -> None:
-            for index, (seq, _, raw) in enumerate(backlog):
-                await feed.accept(raw, seq, len(backlog) - index - 1)
-            self.feeds.append(feed)
-
-        task = asyncio.create_task(replay())
-
-        async def stop() -> None:
-            task.cancel()
-            if feed in self.feeds:
-                self.feeds.remove(feed)
-            self.stopped.append(feed)
-
-        return stop
-
-
-class FakeSocket:
-    def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.closed: tuple[int, str] | None = None
-
-    async def send_json(self, message: dict[str, Any]) -> None:
-        self.sent.append(message)
-
-    async def send_text(self, text: str) -> None:
-        self.sent.append(json.loads(text))
-
-    async def close(self, code: int, reason: str) -> None:
-        self.closed = (code, reason)
-
-    def events(self, topic: str) -> list[dict[str, Any]]:
-        return [m["data"] for m in self.sent if m["op"] == "event" and m["topic"] == topic]
-
-
-Setup = tuple[MuxSession, FakeSocket, FakeRunEvents]
-
-
-def _session(user: User) -> Setup:
-    events = FakeRunEvents()
-    socket = FakeSocket()
-    runs = RunTopics(RunAccess(FakeDirectory(), room_access), events)
-    hub = RoomHub("nats://unused")
-    session = MuxSession(socket, user, None, hub, runs)  # type: ignore[arg-type]
-    return session, socket, events
-
-
-async def _drain(session: MuxSession) -> None:
-    pump = asyncio.create_task(session.pump())
-    await asyncio.sleep(0.05)
-    pump.cancel()
-
-
-def _subscribe(topic: str, since: int | None = None, rid: object = 1) -> str:
-    message: dict[str, Any] = {"op": "subscribe", "topic": topic, "id": rid}
-    if since is not None:
-        message["since"] = since
-    return json.dumps(message)
+from .run_topics_kit import (
+    ADA,
+    ADMIN,
+    EVE,
+    NOW,
+    RUN,
+    TS,
+    FakeDirectory,
+    FakeRunEvents,
+    FakeSocket,
+    completed,
+    drain,
+    make_session,
+    node,
+    queued,
+    raw_event,
+    started,
+    subscribe_message,
+)
 
 
 @pytest.mark.parametrize(
@@ -192,8 +56,8 @@ def _subscribe(topic: str, since: int | None = None, rid: object = 1) -> str:
     ids=["room-reader", "creator-without-room", "admin", "admin-roomless"],
 )
 async def test_room_readers_creators_and_admins_may_follow_a_run(user: User, topic: str) -> None:
-    session, socket, events = _session(user)
-    await session.handle(_subscribe(topic))
+    session, socket, events = make_session(user)
+    await session.handle(subscribe_message(topic))
     assert socket.sent[0]["op"] == "subscribed"
     assert socket.sent[0]["topic"] == topic
     await asyncio.sleep(0)  # the fake registers the feed once its (empty) replay is out
@@ -206,8 +70,8 @@ async def test_room_readers_creators_and_admins_may_follow_a_run(user: User, top
     ids=["outsider", "not-the-creator", "unknown", "wildcard"],
 )
 async def test_other_runs_are_not_found(user: User, topic: str) -> None:
-    session, socket, events = _session(user)
-    await session.handle(_subscribe(topic, rid="x"))
+    session, socket, events = make_session(user)
+    await session.handle(subscribe_message(topic, rid="x"))
     assert socket.sent == [
         {"op": "error", "code": "run_not_found", "detail": "Run not found", "id": "x"}
     ]
@@ -215,13 +79,13 @@ async def test_other_runs_are_not_found(user: User, topic: str) -> None:
 
 
 async def test_subscribed_carries_the_runs_current_status() -> None:
-    session, socket, _ = _session(ADA)
-    await session.handle(_subscribe("run:run1", rid=7))
+    session, socket, _ = make_session(ADA)
+    await session.handle(subscribe_message("run:run1", rid=7))
     assert socket.sent[0] == {"op": "subscribed", "topic": "run:run1", "id": 7, "status": "running"}
 
 
 async def test_post_and_typing_need_room_topics() -> None:
-    session, socket, _ = _session(ADA)
+    session, socket, _ = make_session(ADA)
     await session.handle(json.dumps({"op": "post", "topic": "run:run1", "content": "x", "id": 1}))
     await session.handle(json.dumps({"op": "typing", "topic": "run:run1", "id": 2}))
     assert [(m["code"], m["id"]) for m in socket.sent] == [
@@ -271,7 +135,7 @@ def test_failures_and_agent_messages() -> None:
         occurred_at=NOW,
         data=RunFailedData(**RUN, error_code="timeout", error="too slow", status="timed_out"),
     )
-    status, trace = run_frames(_raw(failed), 9)
+    status, trace = run_frames(raw_event(failed), 9)
     assert (status["status"], status["error_code"], status["error"]) == (
         "timed_out",
         "timeout",
@@ -285,7 +149,7 @@ def test_failures_and_agent_messages() -> None:
             **RUN, agent_id="a1", agent_name="Tutor", content="Hello", stream_id="s1"
         ),
     )
-    assert run_frames(_raw(reply), 10) == [
+    assert run_frames(raw_event(reply), 10) == [
         {
             "type": "agent_message",
             "run_id": "run1",
@@ -304,14 +168,14 @@ def test_failures_and_agent_messages() -> None:
 
 
 async def test_resume_replays_after_since_then_goes_live_in_order() -> None:
-    session, socket, events = _session(ADA)
+    session, socket, events = make_session(ADA)
     for raw in (queued(), started(), node("n1"), node("n2")):
         events.store("run1", raw)
     events.store("other", queued({**RUN, "run_id": "other"}))
-    await session.handle(_subscribe("run:run1", since=2))
-    await _drain(session)
+    await session.handle(subscribe_message("run:run1", since=2))
+    await drain(session)
     await events.publish("run1", completed())
-    await _drain(session)
+    await drain(session)
     frames = socket.events("run:run1")
     assert [(f["seq"], f["type"], f.get("event_type")) for f in frames] == [
         (3, "workflow_trace", "node_finished"),
@@ -322,33 +186,33 @@ async def test_resume_replays_after_since_then_goes_live_in_order() -> None:
 
 
 async def test_without_since_only_new_events_arrive() -> None:
-    session, socket, events = _session(ADA)
+    session, socket, events = make_session(ADA)
     events.store("run1", queued())
-    await session.handle(_subscribe("run:run1"))
-    await _drain(session)
+    await session.handle(subscribe_message("run:run1"))
+    await drain(session)
     await events.publish("run1", started())
-    await _drain(session)
+    await drain(session)
     assert [f["seq"] for f in socket.events("run:run1")] == [2, 2]
 
 
 async def test_resubscribing_never_repeats_or_skips_frames() -> None:
-    session, socket, events = _session(ADA)
+    session, socket, events = make_session(ADA)
     for raw in (queued(), started(), node("n1")):
         events.store("run1", raw)
-    await session.handle(_subscribe("run:run1", since=0))
+    await session.handle(subscribe_message("run:run1", since=0))
     await asyncio.sleep(0)  # the first feed queues its replay, not yet sent
-    await session.handle(_subscribe("run:run1", since=1))
-    await _drain(session)
+    await session.handle(subscribe_message("run:run1", since=1))
+    await drain(session)
     seqs = [(f["seq"], f["type"]) for f in socket.events("run:run1")]
     assert seqs == [(2, "run_status"), (2, "workflow_trace"), (3, "workflow_trace")]
 
 
 async def test_a_long_replay_is_paced_not_dropped() -> None:
-    session, socket, events = _session(ADA)
+    session, socket, events = make_session(ADA)
     for index in range(600):
         events.store("run1", node(f"n{index}"))
     pump = asyncio.create_task(session.pump())
-    await session.handle(_subscribe("run:run1", since=0))
+    await session.handle(subscribe_message("run:run1", since=0))
     for _ in range(100):
         await asyncio.sleep(0.01)
         if len(socket.events("run:run1")) == 600:
@@ -359,8 +223,8 @@ async def test_a_long_replay_is_paced_not_dropped() -> None:
 
 
 async def test_a_stalled_socket_is_dropped_on_live_frames() -> None:
-    session, socket, events = _session(ADA)
-    await session.handle(_subscribe("run:run1"))
+    session, socket, events = make_session(ADA)
+    await session.handle(subscribe_message("run:run1"))
     await asyncio.sleep(0)
     for _ in range(400):
         await events.publish("run1", node())
@@ -370,16 +234,16 @@ async def test_a_stalled_socket_is_dropped_on_live_frames() -> None:
 
 
 async def test_unsubscribe_and_close_release_the_consumers() -> None:
-    session, socket, events = _session(ADA)
-    await session.handle(_subscribe("run:run1"))
+    session, socket, events = make_session(ADA)
+    await session.handle(subscribe_message("run:run1"))
     await session.handle(json.dumps({"op": "unsubscribe", "topic": "run:run1", "id": 2}))
     assert socket.sent[-1] == {"op": "unsubscribed", "topic": "run:run1", "id": 2}
-    await session.handle(_subscribe("run:run1"))
-    await session.handle(_subscribe("run:run1", since=0))  # replaces the subscription
+    await session.handle(subscribe_message("run:run1"))
+    await session.handle(subscribe_message("run:run1", since=0))  # replaces the subscription
     await session.close()
     assert len(events.stopped) == 3
     await events.publish("run1", started())
-    await _drain(session)
+    await drain(session)
     assert socket.events("run:run1") == []
 
 
@@ -429,13 +293,13 @@ async def test_losing_the_runs_room_revokes_the_topic_but_not_for_the_creator() 
         socket, events = FakeSocket(), FakeRunEvents()
         runs = RunTopics(RunAccess(directory, membership), events)
         session = MuxSession(socket, ADA, None, hub, runs)  # type: ignore[arg-type]
-        await session.handle(_subscribe(topic))
+        await session.handle(subscribe_message(topic))
         sessions.append((session, socket, events, topic))
 
     members.clear()  # Ada leaves the course
     await hub.membership_removed("r1", "u1")
     for session, _, _, _ in sessions:
-        await _drain(session)
+        await drain(session)
 
     (_, reader, reader_events, reader_topic), (_, creator, creator_events, _) = sessions
     assert reader.sent[-1] == {"op": "revoked", "topic": reader_topic}
