@@ -11,12 +11,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coagent_kit.db import create_engine, session_factory
-from coagent_workflow_engine.adapters.postgres_agents import (
-    PostgresAgentsUnitOfWork,
-    agent_keys,
-    agents,
-    user_keys,
-)
+from coagent_workflow_engine.adapters.postgres_agent_tables import agent_keys, agents, user_keys
+from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitOfWork
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.domain import (
     AgentAlreadyAssigned,
