@@ -5,22 +5,22 @@ Errors, request ids, tracing, health and metrics are installed the same way in e
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 
-import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from coagent_kit.auth import IdentityVerifier
-from coagent_kit.errors import _unhandled, install_error_handlers
+from coagent_kit.errors import install_error_handlers
 from coagent_kit.health import Check, Readiness, health_router
-from coagent_kit.metrics import install_request_metrics, metrics_router
+from coagent_kit.metrics import metrics_router
+from coagent_kit.requests import REQUEST_ID_HEADER, RequestMiddleware
 from coagent_kit.settings import ServiceSettings
 from coagent_kit.tracing import tracer_provider
 
-REQUEST_ID_HEADER = "X-Request-ID"
+__all__ = ["REQUEST_ID_HEADER", "Lifespan", "build_app", "no_lifespan"]
+
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -49,9 +49,7 @@ def build_app(
     )
     app.state.readiness = Readiness(checks or {})
     install_error_handlers(app)
-    # The last middleware added runs outermost: metrics then see the 500 that request-id renders.
-    _install_request_id(app)
-    install_request_metrics(app, name)
+    app.add_middleware(RequestMiddleware, service=name)
     app.include_router(health_router(name, app.state.readiness))
     app.include_router(metrics_router())
     FastAPIInstrumentor.instrument_app(
@@ -64,25 +62,6 @@ def build_app(
         exclude_spans=["receive", "send"],
     )
     return app
-
-
-def _install_request_id(app: FastAPI) -> None:
-    """Accept or mint a request id, bind it to every log line, and echo it back."""
-
-    @app.middleware("http")
-    async def request_id(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        rid = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
-        with structlog.contextvars.bound_contextvars(request_id=rid):
-            try:
-                response = await call_next(request)
-            except Exception as exc:
-                # Rendered here, not by Starlette's outermost handler, so the 500 is logged with
-                # the request id, echoes it, and is counted by the request metrics.
-                response = await _unhandled(request, exc)
-        response.headers[REQUEST_ID_HEADER] = rid
-        return response
 
 
 async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
