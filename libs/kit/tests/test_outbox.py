@@ -28,6 +28,7 @@ from coagent_kit.outbox import (
     outbox_table,
 )
 from coagent_kit.tracing import setup_tracing
+from coagent_kit.unit_of_work import SqlUnitOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -358,3 +359,23 @@ async def test_stop_ends_the_relay_even_mid_publish(
         started = time.monotonic()
         await asyncio.wait_for(relay.stop(), timeout=5)
         assert time.monotonic() - started < 5
+
+
+class KitUnitOfWork(SqlUnitOfWork):
+    OUTBOX = OUTBOX
+    INBOX = INBOX
+
+
+async def test_only_commits_that_queued_events_wake_the_relay(
+    sessions: async_sessionmaker[AsyncSession], make_posted: MakePosted
+) -> None:
+    wakes: list[int] = []
+    async with KitUnitOfWork(sessions, lambda: wakes.append(1)) as uow:
+        await uow.claim("projector", make_posted().event_id)
+        await uow.commit()
+    assert wakes == []
+    async with KitUnitOfWork(sessions, lambda: wakes.append(1)) as uow:
+        await uow.publish(make_posted())
+        await uow.commit()
+        await uow.commit()  # nothing new queued since the first commit
+    assert wakes == [1]

@@ -63,6 +63,7 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._session = self._sessions()
+        self._queued_events = False
         await self._session.begin()
         self.bind(self._session)
         return self
@@ -78,6 +79,7 @@ class SqlUnitOfWork:
     async def publish(self, event: Event) -> None:
         """Queue ``event`` in the outbox of this transaction."""
         await add_event(self._session, self.OUTBOX, event)
+        self._queued_events = True
 
     async def claim(self, consumer: str, event_id: str) -> bool:
         """False if ``consumer`` already applied ``event_id``."""
@@ -86,9 +88,15 @@ class SqlUnitOfWork:
         return await claim_event(self._session, self.INBOX, consumer, event_id)
 
     async def commit(self) -> None:
-        """Commit, then signal that events wait in the outbox."""
+        """Commit, then signal the relay if this transaction queued events.
+
+        A commit without events (an inbox claim, a read-modify-write) does not wake the relay:
+        waking it costs an outbox query on another connection for nothing.
+        """
         await self._session.commit()
-        self._on_commit()
+        if self._queued_events:
+            self._queued_events = False
+            self._on_commit()
 
 
 class MemoryEventLog:
