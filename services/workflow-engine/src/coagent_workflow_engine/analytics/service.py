@@ -5,7 +5,9 @@ provider then held the HTTP request (and the gateway's connection) for minutes. 
 stores a ``queued`` report and returns at once; a tracked asyncio task reads each room's recent
 history from this service's projection, asks the model and stores the outcome. Tasks are
 cancelled at shutdown (``aclose``, a lifespan closer); a cancelled report is marked failed so
-nothing stays "queued" because of a clean restart.
+nothing stays "queued" because of a clean restart. Writing a report has a deadline
+(``WRITE_TIMEOUT``), so a report still queued well after it (``ABANDONED_AFTER``) was left by a
+process that died (kill -9, a lost node): listing marks it failed rather than queued forever.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncio
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from coagent_kit.logging import get_logger
 from coagent_workflow_engine.agents.domain import Agent
@@ -31,6 +33,11 @@ MESSAGES_PER_ROOM = 50
 #: Reports listed per course.
 LIST_LIMIT = 50
 MAX_ERROR = 500
+#: Longest a report may take to write (every room's model call included).
+WRITE_TIMEOUT = timedelta(minutes=10)
+#: A queued report older than this has no writer left anywhere (beyond any writer's deadline).
+ABANDONED_AFTER = WRITE_TIMEOUT + timedelta(minutes=5)
+ABANDONED = "Abandoned: the service writing it stopped before finishing"
 DEFAULT_ANALYTICS_PROMPT = (
     "You are a learning analytics assistant for a course's teaching staff. From the chat "
     "transcript of one course room, write a concise Markdown summary: the main topics, how "
@@ -63,7 +70,20 @@ class AnalyticsService:
         self._running: dict[str, AnalyticsReport] = {}  # by course id
 
     async def of_course(self, course_id: str) -> list[AnalyticsReport]:
-        return await self._reports.of_course(course_id, LIST_LIMIT)
+        """The course's latest reports, newest first; abandoned ones are settled as failed."""
+        reports = await self._reports.of_course(course_id, LIST_LIMIT)
+        return [await self._settle_abandoned(report) for report in reports]
+
+    async def _settle_abandoned(self, report: AnalyticsReport) -> AnalyticsReport:
+        if (
+            report.status != "queued"
+            or report.id in self._tasks
+            or self._clock() - report.created_at < ABANDONED_AFTER
+        ):
+            return report
+        failed = replace(report, status="failed", error=ABANDONED)
+        await self._reports.finish(failed)
+        return failed
 
     async def request(
         self,
@@ -115,7 +135,8 @@ class AnalyticsService:
         self, report: AnalyticsReport, room_ids: list[str], names: dict[str, str]
     ) -> None:
         try:
-            content = await self._compose(report, room_ids, names)
+            async with asyncio.timeout(WRITE_TIMEOUT.total_seconds()):
+                content = await self._compose(report, room_ids, names)
             outcome = replace(report, status="succeeded", content=content)
         except asyncio.CancelledError:
             await self._store_failure(report, "Cancelled: the service stopped")

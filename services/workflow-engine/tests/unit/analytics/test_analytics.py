@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,11 @@ from coagent_workflow_engine.adapters.memory_analytics import MemoryReportStore
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.routes import build_agents_api
 from coagent_workflow_engine.agents.routes import router as agents_router
+from coagent_workflow_engine.analytics.domain import AnalyticsReport
 from coagent_workflow_engine.analytics.endpoints import router as analytics_router
 from coagent_workflow_engine.analytics.service import (
+    ABANDONED,
+    ABANDONED_AFTER,
     DEFAULT_ANALYTICS_PROMPT,
     NO_MESSAGES,
     AnalyticsService,
@@ -234,3 +238,26 @@ async def test_requests_need_the_gateways_identity_and_valid_room_ids(
     assert (await client.get(URL)).status_code == 401
     bad = await client.post(f"{URL}/generate", json={"room_ids": ["x" * 65]}, headers=headers())
     assert bad.status_code == 422
+
+
+async def test_a_report_left_queued_by_a_dead_process_is_listed_as_failed(
+    store: MemoryStore,
+) -> None:
+    # The reports were queued by another process: none of them is being written by this one.
+    reports = MemoryReportStore()
+    now = [T0]
+    history = lambda: MemoryUnitOfWork(store)  # noqa: E731
+    agents = build_agents_api(history, KeyCipher([Fernet.generate_key().decode()]), lambda: T0)
+    survivor = AnalyticsService(reports, history, agents, clock=lambda: now[0])
+    recent = AnalyticsReport(
+        id="fresh", course_id="c1", status="queued", created_by="u1", created_at=T0
+    )
+    stale = replace(recent, id="stale", created_at=T0 - ABANDONED_AFTER)
+    for report in (stale, recent):
+        await reports.add(report)
+
+    listed = {r.id: r for r in await survivor.of_course("c1")}
+    assert listed["fresh"].status == "queued"  # may still be written elsewhere
+    assert (listed["stale"].status, listed["stale"].error) == ("failed", ABANDONED)
+    now[0] = T0 + ABANDONED_AFTER
+    assert {r.status for r in await survivor.of_course("c1")} == {"failed"}
