@@ -126,6 +126,32 @@ async def test_courses_members_rooms_and_events(sessions: async_sessionmaker[Asy
     assert len(await _events_for(sessions, student)) == 4
 
 
+async def test_room_access_reads_room_course_and_role_together(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    courses, rooms = PostgresCourseStore(sessions, Wakes()), PostgresRoomStore(sessions, Wakes())
+    owner, student, outsider = [await _user(sessions, n) for n in ("tess", "stu", "out")]
+    course = await courses.create(Course(str(uuid.uuid4()), "Chem", "labs", owner, utc_now()))
+    settings = RoomSettings(name="Lab", description="bench work", attached_workflow_id="wf1")
+    room = Room(str(uuid.uuid4()), course.id, settings, utc_now())
+    await rooms.create(room)
+    await courses.apply(MembershipChange(course.id, student, "added", "student"))
+
+    access = await rooms.access(room.id, student)
+    assert access is not None
+    assert (access.room.id, access.room.course_id, access.room.settings) == (
+        room.id,
+        course.id,
+        settings,
+    )
+    assert (access.course.title, access.course.description) == ("Chem", "labs")
+    assert (access.course.owner_id, access.course.owner_name) == (owner, "Tess")
+    assert access.role == "student"
+    assert (await rooms.access(room.id, owner)).role == "teacher"  # type: ignore[union-attr]
+    assert (await rooms.access(room.id, outsider)).role is None  # type: ignore[union-attr]
+    assert await rooms.access("missing", student) is None
+
+
 async def test_room_settings_and_cascading_deletes(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

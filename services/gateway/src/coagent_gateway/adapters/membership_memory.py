@@ -20,7 +20,7 @@ from coagent_gateway.courses.domain import (
 )
 from coagent_gateway.domain import User
 from coagent_gateway.organizations.domain import Organization, Project
-from coagent_gateway.rooms.domain import Room, RoomSettings
+from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings
 
 ROLE_ORDER = {"teacher": 0, "ta": 1, "student": 2}
 
@@ -60,6 +60,11 @@ class MembershipState:
         return [r.id for r in self.rooms.values() if r.course_id == course_id]
 
 
+def _with_owner_name(state: MembershipState, course: Course) -> Course:
+    owner = state.directory.users.get(course.owner_id or "")
+    return dataclasses.replace(course, owner_name=owner.full_name if owner else None)
+
+
 class MemoryCourseStore:
     """Courses, enrolments and announcements."""
 
@@ -67,8 +72,7 @@ class MemoryCourseStore:
         self.state = state
 
     def _named(self, course: Course) -> Course:
-        owner = self.state.directory.users.get(course.owner_id or "")
-        return dataclasses.replace(course, owner_name=owner.full_name if owner else None)
+        return _with_owner_name(self.state, course)
 
     async def create(self, course: Course) -> Course:
         self.state.courses[course.id] = course
@@ -151,6 +155,14 @@ class MemoryRoomStore:
 
     async def get(self, room_id: str) -> Room | None:
         return self.state.rooms.get(room_id)
+
+    async def access(self, room_id: str, user_id: str) -> RoomAccess | None:
+        room = self.state.rooms.get(room_id)
+        course = self.state.courses.get(room.course_id) if room else None
+        if room is None or course is None:
+            return None
+        role = self.state.course_members.get((course.id, user_id))
+        return RoomAccess(room, _with_owner_name(self.state, course), role)
 
     async def in_course(self, course_id: str) -> list[Room]:
         found = [r for r in self.state.rooms.values() if r.course_id == course_id]

@@ -31,7 +31,7 @@ from coagent_gateway.courses.domain import (
     membership_events,
 )
 from coagent_gateway.domain import PlatformRole, User
-from coagent_gateway.rooms.domain import Room, RoomSettings
+from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings
 from coagent_kit.outbox import add_event
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -290,6 +290,43 @@ class PostgresRoomStore:
                 select(room_members.c.user_id).where(room_members.c.room_id == room_id)
             )
             return _room(row, frozenset(members))
+
+    async def access(self, room_id: str, user_id: str) -> RoomAccess | None:
+        role = (
+            select(course_members.c.role)
+            .where(
+                course_members.c.course_id == rooms.c.course_id,
+                course_members.c.user_id == user_id,
+            )
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                rooms,
+                courses.c.title,
+                courses.c.description.label("course_description"),
+                courses.c.owner_id,
+                courses.c.created_at.label("course_created_at"),
+                users.c.full_name.label("owner_name"),
+                role.label("role"),
+            )
+            .join(courses, courses.c.id == rooms.c.course_id)
+            .outerjoin(users, users.c.id == courses.c.owner_id)
+            .where(rooms.c.id == room_id)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+        if row is None:
+            return None
+        course = Course(
+            row.course_id,
+            row.title,
+            row.course_description,
+            row.owner_id,
+            row.course_created_at,
+            row.owner_name,
+        )
+        return RoomAccess(_room(row), course, row.role)
 
     async def in_course(self, course_id: str) -> list[Room]:
         query = select(rooms).where(rooms.c.course_id == course_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from coagent_contracts.gateway import MembershipChangedV1
-from coagent_gateway.rooms.domain import Room, RoomSettings
+from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings
 
 
 class RoomStore(Protocol):
@@ -17,6 +17,11 @@ class RoomStore(Protocol):
 
     async def get(self, room_id: str) -> Room | None:
         """The room with its assigned members, or None."""
+        ...
+
+    async def access(self, room_id: str, user_id: str) -> RoomAccess | None:
+        """The room (without its member list), its course and ``user_id``'s course role, read
+        together (one query: this runs on every room-scoped request); None if the room is gone."""
         ...
 
     async def in_course(self, course_id: str) -> list[Room]:

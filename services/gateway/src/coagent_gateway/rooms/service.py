@@ -55,11 +55,9 @@ class RoomService:
         404 ``room_not_found`` when the room does not exist or the caller may not read it (its
         existence is not revealed); 403 ``forbidden`` when they may read it but not take ``action``.
         """
-        room = await self._rooms.get(room_id)
-        course = await self._courses.get(room.course_id) if room else None
-        if room is None or course is None:
+        access = await self._rooms.access(room_id, user.id)
+        if access is None:
             raise RoomNotFound("Room not found")
-        access = RoomAccess(room, course, await self._courses.role_of(course.id, user.id))
         if not can(user, Action.ROOM_READ, access.resource):
             raise RoomNotFound("Room not found")
         require(user, action, access.resource)
