@@ -115,6 +115,11 @@ def alembic_config(database_url: str, migrations_dir: Path) -> Config:
     return config
 
 
+#: Advisory lock taken while a database is migrated (an arbitrary constant, distinct from the
+#: outbox relay's).
+MIGRATION_LOCK_KEY = 0x636F6D6967  # "comig"
+
+
 def upgrade_database(database_url: str, migrations_dir: Path, revision: str = "head") -> None:
     """Apply migrations up to ``revision``; raise :class:`DatabaseUnavailable` when unreachable."""
     try:
@@ -146,4 +151,8 @@ async def _run_async(url: str, target_metadata: MetaData) -> None:
 def _run_sync(connection: Connection, target_metadata: MetaData) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
     with context.begin_transaction():
+        # Replicas starting together (Kubernetes init containers, compose) migrate one at a time:
+        # the others wait here, then find the schema at head and do nothing. Transaction-scoped,
+        # so a migrator that dies releases it with its connection.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
