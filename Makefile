@@ -27,7 +27,7 @@ lint: install
 	$(UV) lock --check
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/ruff format --check .
-	$(VENV_BIN)/mypy libs/contracts/src libs/kit/src services/*/src tools/cli/src
+	$(VENV_BIN)/mypy libs/*/src services/*/src tools/cli/src
 	$(VENV_BIN)/lint-imports
 
 format: install

@@ -72,6 +72,12 @@ def test_stream_config_follows_the_spec() -> None:
     assert config.duplicate_window == CHAT.duplicate_window_s
     assert config.max_age == CHAT.max_age_s
     assert config.max_bytes == CHAT.max_bytes
+    # One copy unless a cluster asks for more (COAGENT_STREAM_REPLICAS).
+    assert config.num_replicas == 1
+
+
+def test_stream_config_carries_the_replica_count() -> None:
+    assert stream_config(CHAT, replicas=3).num_replicas == 3
 
 
 async def test_valid_event_reaches_the_handler(make_posted: MakePosted) -> None:
@@ -170,6 +176,7 @@ async def test_ensure_streams_is_idempotent_and_creates_every_stream(
         assert info.config.duplicate_window == pytest.approx(spec.duplicate_window_s)
         assert info.config.max_age == pytest.approx(spec.max_age_s)
         assert info.config.max_bytes == spec.max_bytes
+        assert info.config.num_replicas == 1
 
 
 @pytest.mark.integration

@@ -158,3 +158,23 @@ def test_run_service_exits_2_with_one_line_on_bad_settings(
     err = capsys.readouterr().err
     assert err.startswith("coagent-demo: configuration error: COAGENT_ENV: ")
     assert err.count("\n") == 1
+
+
+def test_stream_replicas_default_to_one_and_come_from_the_fleet_variable(
+    demo_settings_cls: type[ServiceSettings], clean_env: pytest.MonkeyPatch
+) -> None:
+    assert demo_settings_cls().stream_replicas == 1
+
+    clean_env.setenv("COAGENT_STREAM_REPLICAS", "3")
+
+    assert demo_settings_cls().stream_replicas == 3
+
+
+@pytest.mark.parametrize("value", ["0", "6", "three"])
+def test_stream_replicas_outside_what_nats_supports_are_refused(
+    demo_settings_cls: type[ServiceSettings], clean_env: pytest.MonkeyPatch, value: str
+) -> None:
+    clean_env.setenv("COAGENT_STREAM_REPLICAS", value)
+
+    with pytest.raises(StartupError, match="COAGENT_STREAM_REPLICAS"):
+        load_settings(demo_settings_cls)

@@ -89,8 +89,8 @@ class BrokerUnavailable(RuntimeError):
     """The broker could not be reached at start-up; the message is one line for the operator."""
 
 
-def stream_config(spec: StreamSpec) -> StreamConfig:
-    """The nats-py configuration of one contract stream."""
+def stream_config(spec: StreamSpec, replicas: int = 1) -> StreamConfig:
+    """The nats-py configuration of one contract stream, kept on ``replicas`` servers."""
     return StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -101,18 +101,26 @@ def stream_config(spec: StreamSpec) -> StreamConfig:
         max_age=spec.max_age_s,
         max_bytes=spec.max_bytes,
         allow_msg_schedules=spec.allow_msg_schedules or None,
+        num_replicas=replicas,
     )
 
 
 async def ensure_streams(
-    nats_url: str, specs: Iterable[StreamSpec] = FLEET_STREAMS, wait_s: float = 5.0
+    nats_url: str,
+    specs: Iterable[StreamSpec] = FLEET_STREAMS,
+    wait_s: float = 5.0,
+    replicas: int = 1,
 ) -> None:
-    """Create or update every stream; safe to run from every service at every start."""
+    """Create or update every stream; safe to run from every service at every start.
+
+    An update carries ``replicas`` too, so raising ``COAGENT_STREAM_REPLICAS`` on a grown cluster
+    re-replicates the existing streams at the next start.
+    """
     nc = await _connect(nats_url, wait_s)
     try:
         js = nc.jetstream()
         for spec in specs:
-            config = stream_config(spec)
+            config = stream_config(spec, replicas)
             try:
                 await js.stream_info(spec.name)
                 await js.update_stream(config)

@@ -32,7 +32,11 @@ def messaging_lifespan(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await ensure_streams(settings.nats_url, wait_s=settings.connect_timeout_s)
+        await ensure_streams(
+            settings.nats_url,
+            wait_s=settings.connect_timeout_s,
+            replicas=settings.stream_replicas,
+        )
         await start_broker(broker, settings.nats_url, settings.connect_timeout_s)
         if relay is not None:
             relay.start()

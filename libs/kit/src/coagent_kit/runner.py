@@ -106,7 +106,13 @@ def _preflight(
 ) -> None:
     check_port_free(settings.host, settings.port)
     try:
-        asyncio.run(ensure_streams(settings.nats_url, wait_s=settings.connect_timeout_s))
+        asyncio.run(
+            ensure_streams(
+                settings.nats_url,
+                wait_s=settings.connect_timeout_s,
+                replicas=settings.stream_replicas,
+            )
+        )
     except BrokerUnavailable as exc:
         raise StartupError(str(exc)) from exc
     if settings.migrate_on_start and database_url is not None and migrations_dir is not None:

@@ -61,6 +61,9 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     #: Seconds to wait for a dependency (broker, database) before giving up at start-up.
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    #: Copies of every JetStream stream kept by a NATS cluster (``COAGENT_STREAM_REPLICAS``): 1 for
+    #: a single server, 3 on a three-node cluster so a stream survives the loss of one node.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
 
     @classmethod
     def settings_customise_sources(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from redis.asyncio import Redis
 
 from coagent_graphrag_ingest.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_graphrag_ingest.consumers import register_consumers
 from coagent_graphrag_ingest.endpoints import router
 from coagent_graphrag_ingest.service import IngestService
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
+from coagent_graphstore.factory import open_graph_store, open_vector_index
 from coagent_kit.app import build_app
 from coagent_kit.broker import create_broker
 from coagent_kit.db import create_engine, session_factory
-from coagent_kit.health import nats_check, postgres_check, redis_check
+from coagent_kit.health import nats_check, postgres_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
@@ -26,12 +26,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     broker = create_broker(cfg.nats_url, cfg.service_name)
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
-    # The client connects lazily, so building the app never waits for the graph store.
-    graph = Redis.from_url(cfg.graph_url)
+    # Both stores connect on first use, so building the app never waits for them.
+    storage = cfg.storage()
+    graph_store, vector_index = open_graph_store(storage), open_vector_index(storage)
     ingest = IngestService(lambda: PostgresUnitOfWork(sessions, relay.wake))
     register_consumers(broker, ingest)
 
-    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[graph.aclose, engine.dispose])
+    closers = [graph_store.close, vector_index.close, engine.dispose]
+    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=closers)
 
     app = build_app(
         cfg,
@@ -40,10 +42,14 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         checks={
             "postgres": postgres_check(engine),
             "nats": nats_check(broker),
-            "graph": redis_check(graph, module="graph"),
+            "graph": graph_store.ping,
+            "vectors": vector_index.ping,
         },
     )
     app.state.ingest = ingest
+    # The graph and vector ports the extraction pipeline writes through.
+    app.state.graph_store = graph_store
+    app.state.vector_index = vector_index
     app.state.broker = broker
     app.include_router(router)
     return app

@@ -112,7 +112,9 @@ async def jobs(client: httpx.AsyncClient, room_id: str) -> list[dict[str, object
 async def test_ready_when_postgres_nats_and_the_graph_answer(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json()["checks"] == {"postgres": "ok", "nats": "ok", "graph": "ok"}
+    assert response.json()["checks"] == {
+        "postgres": "ok", "nats": "ok", "graph": "ok", "vectors": "ok"
+    }  # fmt: skip
 
 
 async def test_a_posted_message_becomes_a_job_and_an_ingest_request(

@@ -90,7 +90,12 @@ async def build_status(client: httpx.AsyncClient, room_id: str) -> dict[str, obj
 async def test_ready_when_nats_the_graph_and_redis_answer(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json()["checks"] == {"nats": "ok", "graph": "ok", "redis": "ok"}
+    assert response.json()["checks"] == {
+        "nats": "ok",
+        "graph": "ok",
+        "vectors": "ok",
+        "redis": "ok",
+    }
 
 
 async def test_a_finished_job_shows_in_the_build_status(

@@ -1,0 +1,1 @@
+"""Concrete GraphStore and VectorIndex implementations."""
