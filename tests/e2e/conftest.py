@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,11 +14,14 @@ from coagent_cli.testing import running_fleet
 
 ADMIN_EMAIL = "ada@example.org"
 ADMIN_PASSWORD = "correct-horse-battery"
+LOCAL_TEST_NETWORK = "127.0.0.1/32"
 
 
 @pytest.fixture(scope="session")
 def fleet() -> Iterator[Fleet]:
     """Embedded stack + migrations + super admin + six services, all ready."""
+    # Workflow http nodes may call servers the tests start on loopback (dev/test only).
+    os.environ.setdefault("WORKFLOW_ENGINE_HTTP_ALLOW_NETWORKS", LOCAL_TEST_NETWORK)
     with running_fleet(ADMIN_EMAIL, ADMIN_PASSWORD) as running:
         yield running
 

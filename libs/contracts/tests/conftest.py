@@ -15,6 +15,8 @@ from coagent_contracts import (
     ArtifactChangedV1,
     ArtifactDeletedData,
     ArtifactDeletedV1,
+    ArtifactWriteRequestedData,
+    ArtifactWriteRequestedV1,
     Event,
     IngestCompletedData,
     IngestCompletedV1,
@@ -42,6 +44,8 @@ from coagent_contracts import (
     RunStartedV1,
     TriggerFiredData,
     TriggerFiredV1,
+    TriggerRunCancelRequestedData,
+    TriggerRunCancelRequestedV1,
     UserCreatedData,
     UserCreatedV1,
     firing_key,
@@ -141,6 +145,15 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
             payload={"threshold_mins": 5, "last_human_message_at": "2025-03-14T09:21:53Z"},
         ),
     ),
+    TriggerRunCancelRequestedV1: lambda: TriggerRunCancelRequestedV1(
+        **_envelope("trigger"),
+        data=TriggerRunCancelRequestedData(
+            policy_id=POLICY_ID,
+            run_id=RUN_ID,
+            room_id=ROOM_ID,
+            firing_key=firing_key(POLICY_ID, source_event_id="evt-2"),
+        ),
+    ),
     RunQueuedV1: lambda: RunQueuedV1(
         **_envelope("workflow-engine"), data=RunQueuedData(**_RUN, **_FIRED)
     ),
@@ -177,6 +190,18 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
     RunCancelledV1: lambda: RunCancelledV1(
         **_envelope("workflow-engine"),
         data=RunCancelledData(**_RUN, reason="superseded", cancelled_by=USER_ID),
+    ),
+    ArtifactWriteRequestedV1: lambda: ArtifactWriteRequestedV1(
+        **_envelope("workflow-engine"),
+        data=ArtifactWriteRequestedData(
+            **_RUN,
+            node_id="summarise",
+            write_key=f"{RUN_ID}.summarise",
+            artifact_type="doc",
+            title="Summary",
+            content="The group agreed on three goals.",
+            written_by="workflow:wf-1",
+        ),
     ),
     AgentMessageProducedV1: lambda: AgentMessageProducedV1(
         **_envelope("workflow-engine"),

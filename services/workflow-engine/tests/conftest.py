@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi import FastAPI
@@ -130,3 +134,61 @@ def memory_app(settings: WorkflowEngineSettings, service: WorkflowEngineService)
     app.include_router(router)
     app.include_router(internal_router)
     return app
+
+
+# ------------------------------------------------------ a local HTTP server for http nodes
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes of the local server ``http``/``tool`` node tests call (allow-listed loopback)."""
+
+    def log_message(self, *_: object) -> None:  # keep test output clean
+        return
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {"Content-Type": "application/json"}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        if path == "/json":
+            payload = {"hello": "world", "query": query, "host": self.headers.get("Host")}
+            self._send(200, json.dumps(payload).encode())
+        elif path == "/redirect-internal":
+            self._send(302, b"", {"Location": "http://169.254.169.254/latest/meta-data"})
+        elif path == "/redirect-ok":
+            self._send(302, b"", {"Location": "/json?via=redirect"})
+        elif path == "/big":
+            self._send(200, b"x" * (256 * 1024), {"Content-Type": "text/plain"})
+        elif path == "/slow":
+            time.sleep(5)
+            self._send(200, b"{}")
+        else:
+            self._send(500, b'{"error": "boom"}')
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = json.loads(self.rfile.read(length) or b"null")
+        echoed = {"received": body, "token": self.headers.get("X-Token")}
+        self._send(201, json.dumps(echoed).encode())
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        return  # a client that gave up (timeout, size cap) is expected here
+
+
+@pytest.fixture
+def local_http() -> Iterator[str]:
+    """Base URL of a threaded HTTP server on 127.0.0.1 (an ephemeral port)."""
+    server = _QuietServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

@@ -24,7 +24,10 @@ __all__ = [
     "TriggerEventType",
     "TriggerFiredData",
     "TriggerFiredV1",
+    "TriggerRunCancelRequestedData",
+    "TriggerRunCancelRequestedV1",
     "firing_key",
+    "run_cancel_requested_subject",
     "schedule_subject",
     "schedule_target",
     "trigger_fired_subject",
@@ -43,6 +46,11 @@ DUE_FILTER = "trigger.policy.*.due.v1"
 def trigger_fired_subject(policy_id: str) -> str:
     """``trigger.policy.<policy_id>.fired.v1``."""
     return join_subject("trigger", "policy", policy_id, "fired", "v1")
+
+
+def run_cancel_requested_subject(policy_id: str) -> str:
+    """``trigger.policy.<policy_id>.run_cancel.requested.v1``."""
+    return join_subject("trigger", "policy", policy_id, "run_cancel", "requested", "v1")
 
 
 def schedule_subject(policy_id: str, key: str) -> str:
@@ -114,6 +122,10 @@ class TriggerFiredData(EventData):
     """Input handed to the run (e.g. the triggering message, the webhook body)."""
     fired_by: str | None = None
     """User id for manual firings, null otherwise."""
+    owner_id: str | None = None
+    """Owner of the policy: the run starts only if they may run the workflow."""
+    owner_role: str | None = None
+    """The owner's platform role as of the policy's creation (admins may run any workflow)."""
 
     @model_validator(mode="after")
     def _key_matches_source(self) -> Self:
@@ -150,10 +162,41 @@ class TriggerFiredV1(Event):
         return self.data.firing_key
 
 
-TriggerEvent = TriggerFiredV1
+class TriggerRunCancelRequestedData(EventData):
+    """A policy's ``cancel_running`` overlap rule wants a run it started stopped.
+
+    The workflow engine cancels ``run_id`` only if that run was started by ``policy_id`` (a
+    policy can never stop anyone else's run) and it has not ended yet.
+    """
+
+    policy_id: SubjectToken
+    run_id: str = Field(min_length=1)
+    room_id: str | None = None
+    firing_key: str = Field(min_length=1)
+    """Key of the firing that started the run (the engine checks the run matches it)."""
+    superseded_by: str | None = None
+    """Key of the newer firing that made the policy cancel the run, when known."""
+
+
+class TriggerRunCancelRequestedV1(Event):
+    """Cancel a run a policy started (``trigger.policy.<policy_id>.run_cancel.requested.v1``)."""
+
+    FILTER: ClassVar[str] = "trigger.policy.*.run_cancel.requested.v1"
+
+    type: Literal["trigger.run_cancel.requested"] = "trigger.run_cancel.requested"
+    version: Literal[1] = 1
+    data: TriggerRunCancelRequestedData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the policy."""
+        return run_cancel_requested_subject(self.data.policy_id)
+
+
+TriggerEvent = TriggerFiredV1 | TriggerRunCancelRequestedV1
 """Static type of any trigger event."""
 
-TRIGGER_EVENT_TYPES: tuple[type[Event], ...] = (TriggerFiredV1,)
+TRIGGER_EVENT_TYPES: tuple[type[Event], ...] = (TriggerFiredV1, TriggerRunCancelRequestedV1)
 """Every trigger event class, in declaration order."""
 
 TRIGGER_EVENTS: TypeAdapter[TriggerEvent] = TypeAdapter(tagged_union(*TRIGGER_EVENT_TYPES))

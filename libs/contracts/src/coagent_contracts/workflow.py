@@ -19,6 +19,8 @@ __all__ = [
     "WORKFLOW_EVENT_TYPES",
     "AgentMessageProducedData",
     "AgentMessageProducedV1",
+    "ArtifactWriteRequestedData",
+    "ArtifactWriteRequestedV1",
     "NodeFinishedData",
     "NodeFinishedV1",
     "NodeStatus",
@@ -36,6 +38,7 @@ __all__ = [
     "RunStartedV1",
     "WorkflowEvent",
     "agent_message_produced_subject",
+    "artifact_write_requested_subject",
     "node_finished_subject",
     "run_cancelled_subject",
     "run_completed_subject",
@@ -86,6 +89,11 @@ def run_cancelled_subject(run_id: str) -> str:
 def agent_message_produced_subject(run_id: str) -> str:
     """``workflow.run.<run_id>.agent_message.produced.v1``."""
     return _run_subject(run_id, "agent_message", "produced", "v1")
+
+
+def artifact_write_requested_subject(run_id: str) -> str:
+    """``workflow.run.<run_id>.artifact_write.requested.v1``."""
+    return _run_subject(run_id, "artifact_write", "requested", "v1")
 
 
 def run_filter(run_id: str) -> str:
@@ -281,6 +289,47 @@ class AgentMessageProducedV1(Event):
         return agent_message_produced_subject(self.data.run_id)
 
 
+class ArtifactWriteRequestedData(RunData):
+    """A run's ``update_artifact`` action: chat (the owner of artifacts) applies it once.
+
+    ``write_key`` (``<run_id>.<node_id>``) names the artifact a node creates: when
+    ``artifact_id`` is null, the first write with a key creates the artifact and later writes
+    with the same key update it, so a run that loops through the node, or is resumed, never
+    creates a second one. A redelivered event (same ``event_id``) is applied once.
+    """
+
+    room_id: str = Field(min_length=1)  # narrowed from RunData: artifacts live in rooms
+    node_id: str = Field(min_length=1)
+    write_key: str = Field(min_length=1, max_length=255)
+    artifact_id: str | None = None
+    """The artifact to update; null: the one created under ``write_key`` (created if none)."""
+    artifact_type: Literal["task", "doc", "process"] = "doc"
+    title: str | None = Field(default=None, max_length=500)
+    """Title of a created artifact (and the new title of an updated one, when given)."""
+    content: Any
+    """A string (a document paragraph, or a task's description) or the content object."""
+    mode: Literal["replace", "append"] = "replace"
+    """``append`` adds the content to a document's existing blocks instead of replacing them."""
+    written_by: str = Field(min_length=1)
+    """Who the change is recorded for (``workflow:<workflow_id>``)."""
+
+
+class ArtifactWriteRequestedV1(Event):
+    """A run asks chat to write an artifact
+    (``workflow.run.<run_id>.artifact_write.requested.v1``)."""
+
+    FILTER: ClassVar[str] = "workflow.run.*.artifact_write.requested.v1"
+
+    type: Literal["workflow.artifact_write.requested"] = "workflow.artifact_write.requested"
+    version: Literal[1] = 1
+    data: ArtifactWriteRequestedData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the run."""
+        return artifact_write_requested_subject(self.data.run_id)
+
+
 WorkflowEvent = (
     RunQueuedV1
     | RunStartedV1
@@ -289,6 +338,7 @@ WorkflowEvent = (
     | RunFailedV1
     | RunCancelledV1
     | AgentMessageProducedV1
+    | ArtifactWriteRequestedV1
 )
 """Static type of any workflow event."""
 
@@ -300,6 +350,7 @@ WORKFLOW_EVENT_TYPES: tuple[type[Event], ...] = (
     RunFailedV1,
     RunCancelledV1,
     AgentMessageProducedV1,
+    ArtifactWriteRequestedV1,
 )
 """Every workflow event class, in declaration order."""
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from coagent_chat.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_chat.artifacts.endpoints import internal_router as artifacts_internal_router
 from coagent_chat.artifacts.endpoints import router as artifacts_router
+from coagent_chat.artifacts.run_writes import RunArtifactWriter
 from coagent_chat.artifacts.service import ArtifactService
 from coagent_chat.consumers import register_consumers
 from coagent_chat.domain import RetentionPolicy
@@ -31,7 +32,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
     chat = ChatService(lambda: PostgresUnitOfWork(sessions, relay.wake))
-    register_consumers(broker, chat)
+    run_writes = RunArtifactWriter(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    register_consumers(broker, chat, run_writes)
     retention = RetentionService(
         lambda: PostgresUnitOfWork(sessions, relay.wake),
         RetentionPolicy(cfg.retention_max_age_days, cfg.retention_max_messages),

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from faststream.nats import NatsBroker
 
+from coagent_chat.artifacts.run_writes import RUN_WRITES_CONSUMER, RunArtifactWriter
 from coagent_chat.service import AGENT_REPLIES_CONSUMER, ChatService
-from coagent_contracts.workflow import AgentMessageProducedV1
+from coagent_contracts.workflow import AgentMessageProducedV1, ArtifactWriteRequestedV1
 from coagent_kit.broker import subscribe_event
 
 
-def register_consumers(broker: NatsBroker, chat: ChatService) -> None:
-    """Agent replies produced by workflow runs become room messages."""
+def register_consumers(
+    broker: NatsBroker, chat: ChatService, run_writes: RunArtifactWriter | None = None
+) -> None:
+    """Agent replies produced by workflow runs become room messages; runs' artifact writes
+    are applied to the room's artifacts."""
 
     async def on_agent_message(event: AgentMessageProducedV1) -> None:
         await chat.record_agent_message(event)
 
     subscribe_event(broker, AgentMessageProducedV1, AGENT_REPLIES_CONSUMER, on_agent_message)
+
+    if run_writes is not None:
+        writer = run_writes
+
+        async def on_artifact_write(event: ArtifactWriteRequestedV1) -> None:
+            await writer.apply(event)
+
+        subscribe_event(broker, ArtifactWriteRequestedV1, RUN_WRITES_CONSUMER, on_artifact_write)

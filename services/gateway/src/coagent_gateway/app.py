@@ -49,6 +49,7 @@ from coagent_gateway.chat.rooms import MembershipRoomGuard
 from coagent_gateway.chat.runs import EngineRunDirectory, JetStreamRunEvents, RunAccess, RunTopics
 from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
+from coagent_gateway.openapi.public import install_public_openapi
 from coagent_gateway.ports import UserStore
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
 from coagent_gateway.routing.a2a import router as a2a_router
@@ -139,6 +140,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(analytics_router)  # before the owned families
     app.include_router(owned_routes_router())
     app.include_router(a2a_router)  # no user session: external agents use their own token
+    install_public_openapi(app, services)  # the services' operations in the gateway's document
     if cfg.web_dir:
         app.include_router(web_router(Path(cfg.web_dir)))  # last: it catches every other GET
     return app

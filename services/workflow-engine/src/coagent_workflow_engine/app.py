@@ -27,8 +27,12 @@ from coagent_workflow_engine.internal import internal_router
 from coagent_workflow_engine.runtime.agents_port import AgentsDirectory
 from coagent_workflow_engine.runtime.deps import RuntimeDeps
 from coagent_workflow_engine.runtime.host import BrokerLive, EngineRuntime
+from coagent_workflow_engine.runtime.ssrf import EgressPolicy
 from coagent_workflow_engine.service import WorkflowEngineService
 from coagent_workflow_engine.settings import WorkflowEngineSettings
+from coagent_workflow_engine.threads.endpoints import router as threads_router
+from coagent_workflow_engine.threads.postgres import PostgresThreadStore
+from coagent_workflow_engine.threads.service import ThreadService
 from coagent_workflow_engine.workflows.endpoints import rooms_router as room_workflow_router
 from coagent_workflow_engine.workflows.endpoints import router as workflows_router
 from coagent_workflow_engine.workflows.service import WorkflowService
@@ -53,6 +57,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         uow=unit_of_work,
         agents=AgentsDirectory(agents_unit_of_work, agents_api.keys),
         live=BrokerLive(broker),
+        egress=EgressPolicy.of(cfg.http_allow_networks, cfg.http_max_response_bytes),
     )
     runtime = EngineRuntime(deps, cfg, broker)
     workflow_engine = WorkflowEngineService(
@@ -88,4 +93,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(agents_router)
     app.state.analytics = analytics
     app.include_router(analytics_router)
+    app.state.threads = ThreadService(
+        PostgresThreadStore(sessions), agents_unit_of_work, agents_api.keys
+    )
+    app.include_router(threads_router)
     return app

@@ -8,11 +8,12 @@ from typing import Any
 from faststream.nats import NatsBroker, NatsMessage
 
 from coagent_contracts.chat import MessagePostedV1
-from coagent_contracts.trigger import TriggerFiredV1
+from coagent_contracts.trigger import TriggerFiredV1, TriggerRunCancelRequestedV1
 from coagent_kit.broker import subscribe_event
 from coagent_workflow_engine.service import (
     FIRINGS_CONSUMER,
     HISTORY_CONSUMER,
+    POLICY_CANCELS_CONSUMER,
     WorkflowEngineService,
 )
 
@@ -37,6 +38,11 @@ def register_consumers(
 
     subscribe_event(broker, TriggerFiredV1, FIRINGS_CONSUMER, on_trigger_fired)
     subscribe_event(broker, MessagePostedV1, HISTORY_CONSUMER, on_message_posted)
+
+    async def on_policy_cancel(event: TriggerRunCancelRequestedV1) -> None:
+        await engine.cancel_for_policy(event)  # a policy's cancel_running overlap rule
+
+    subscribe_event(broker, TriggerRunCancelRequestedV1, POLICY_CANCELS_CONSUMER, on_policy_cancel)
 
     if cancel_local is not None:
         stop = cancel_local

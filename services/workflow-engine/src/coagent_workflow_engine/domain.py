@@ -79,6 +79,10 @@ class Run:
     #: ``{"value": …}`` once someone answered; consumed by the worker that resumes the run.
     resume: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
+    #: The run whose ``subworkflow`` node started this one (``None`` for top-level runs).
+    parent_run_id: str | None = None
+    #: Budgets a child run got from its parent (``RunLimits`` fields), tighter than its graph's.
+    limits: dict[str, Any] | None = None
 
     @property
     def is_terminal(self) -> bool:

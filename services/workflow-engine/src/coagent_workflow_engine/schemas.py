@@ -47,6 +47,8 @@ class RunRead(BaseModel):
     pending_input: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     attempt: int = 0
+    #: The run whose subworkflow node started this one.
+    parent_run_id: str | None = None
 
     @classmethod
     def of(cls, run: Run) -> RunRead:
@@ -66,6 +68,7 @@ class RunRead(BaseModel):
             pending_input=run.pending_input,
             output=run.output,
             attempt=run.attempt,
+            parent_run_id=run.parent_run_id,
         )
 
 

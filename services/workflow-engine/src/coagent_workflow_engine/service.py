@@ -13,7 +13,7 @@ from typing import Any
 
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.envelope import Event, uuid7
-from coagent_contracts.trigger import TriggerFiredV1
+from coagent_contracts.trigger import TriggerFiredV1, TriggerRunCancelRequestedV1
 from coagent_contracts.workflow import RunQueuedData, RunQueuedV1
 from coagent_workflow_engine.domain import (
     HistoryMessage,
@@ -39,6 +39,7 @@ from coagent_workflow_engine.workflows.service import runnable_graph
 __all__ = [
     "FIRINGS_CONSUMER",
     "HISTORY_CONSUMER",
+    "POLICY_CANCELS_CONSUMER",
     "MAX_PAGE",
     "PRODUCER",
     "WorkflowEngineService",
@@ -47,6 +48,7 @@ __all__ = [
 
 FIRINGS_CONSUMER = "workflow-engine-firings"
 HISTORY_CONSUMER = "workflow-engine-room-history"
+POLICY_CANCELS_CONSUMER = "workflow-engine-policy-cancels"
 MAX_PAGE = 100
 #: Messages kept per room for agents' context windows (the largest useful window, bounded).
 HISTORY_KEEP = 200
@@ -102,8 +104,9 @@ class WorkflowEngineService:
 
         The firing key is unique among runs, so a redelivered event or a second event for the
         same firing creates nothing (returns ``None``). The run pins the workflow's current
-        version; a workflow that is unknown, inactive or not runnable gives a run that is
-        ``failed`` at once with the reason, so the firing is visible instead of silently lost.
+        version; a workflow that is unknown, inactive or not runnable, or that the policy's
+        owner may not run, gives a run that is ``failed`` at once with the reason, so the
+        firing is visible instead of silently lost.
         """
         firing = event.data
         trigger = RunTrigger(
@@ -124,7 +127,9 @@ class WorkflowEngineService:
                 created_by=workflow.created_by if workflow else None,
                 input=dict(firing.payload),
             )
-            problem = await _unrunnable(uow, workflow, firing.workflow_id)
+            problem = _owner_may_not_run(event, workflow) or await _unrunnable(
+                uow, workflow, firing.workflow_id
+            )
             if not await uow.runs.add(run):
                 return None
             await uow.publish(run_queued(run, cause=event))
@@ -239,6 +244,37 @@ class WorkflowEngineService:
             await self.on_cancel(run.id)
         return run
 
+    async def cancel_for_policy(self, event: TriggerRunCancelRequestedV1) -> Run | None:
+        """Stop a run because its policy's ``cancel_running`` rule fired again.
+
+        Only a run started by that policy's firing (same policy id and firing key) is touched,
+        so the request can never stop anyone else's run; an ended run is left as it is.
+        """
+        request = event.data
+        async with self._uow() as uow:
+            run = await uow.runs.by_id(request.run_id)
+            trigger = run.trigger if run is not None else None
+            if (
+                run is None
+                or trigger is None
+                or (trigger.policy_id, trigger.firing_key)
+                != (request.policy_id, request.firing_key)
+                or run.is_terminal
+            ):
+                return None
+            reason = "cancelled by a newer firing of its trigger policy"
+            if run.status in ("queued", "interrupted"):
+                run, cancel_event = cancelled(run, self._clock(), reason)
+                await uow.runs.save(run)
+                await uow.publish(cancel_event)
+            else:
+                run = replace(run, cancel_requested=True)
+                await uow.runs.save(run)
+            await uow.commit()
+        if run.status == "running":
+            await self.on_cancel(run.id)
+        return run
+
     async def resume(self, caller: Caller, workflow_id: str, run_id: str, value: Any) -> Run:
         """Answer the human-input node an ``interrupted`` run waits on; the run is queued again."""
         async with self._uow() as uow:
@@ -291,6 +327,19 @@ async def _run(uow: UnitOfWork, workflow_id: str, run_id: str) -> Run:
     if run is None:
         raise RunNotFound(f"Workflow {workflow_id} has no run {run_id}")
     return run
+
+
+def _owner_may_not_run(event: TriggerFiredV1, workflow: Workflow | None) -> tuple[str, str] | None:
+    """A policy may start only workflows its owner may run (their own; any for admins).
+
+    Firings that name no owner come from before owners were carried and are let through.
+    """
+    owner = event.data.owner_id
+    if owner is None or workflow is None:
+        return None
+    if can_access(Caller(owner, event.data.owner_role or ""), workflow):
+        return None
+    return "policy_owner_forbidden", "the trigger policy's owner may not run this workflow"
 
 
 async def _unrunnable(

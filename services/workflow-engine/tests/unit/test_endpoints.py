@@ -30,6 +30,7 @@ RUN_FIELDS = {
     "pending_input",
     "output",
     "attempt",
+    "parent_run_id",
 }
 
 

@@ -121,6 +121,18 @@ async def test_saving_makes_immutable_versions_in_the_editor_shape_and_restore_a
     assert len(again["graph"]["nodes"]) == 3  # history is never rewritten
 
 
+async def test_version_numbers_out_of_range_are_a_422_not_a_crash(
+    client: httpx.AsyncClient, me: dict[str, str]
+) -> None:
+    wid = (await _create(client, me, limits={}))["id"]
+    for number in ("0", str(2**59 + 1)):
+        read = await client.get(f"/api/v1/workflows/{wid}/versions/{number}", headers=me)
+        restore = await client.post(
+            f"/api/v1/workflows/{wid}/versions/{number}/restore", headers=me
+        )
+        assert read.status_code == restore.status_code == 422, (read.text, restore.text)
+
+
 async def test_an_invalid_graph_is_a_422_listing_every_problem(
     client: httpx.AsyncClient, me: dict[str, str]
 ) -> None:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from coagent_gateway.routing.forward import forward
+from coagent_gateway.routing.forward import forward, forwarded_to
 from coagent_kit.auth import InternalIdentity
 from coagent_kit.errors import ServiceError
 
@@ -51,7 +51,12 @@ async def _once(body: bytes) -> AsyncIterator[bytes]:
 router = APIRouter(prefix="/api/v1/a2a", tags=["a2a"])
 
 
-@router.get("/health", summary="Forwarded to the workflow-engine service", response_model=None)
+@router.get(
+    "/health",
+    summary="Forwarded to the workflow-engine service",
+    response_model=None,
+    openapi_extra=forwarded_to(SERVICE),
+)
 async def a2a_health(request: Request) -> StreamingResponse:
     """Public: external agents check the webhook is up."""
     return await forward(
@@ -59,7 +64,12 @@ async def a2a_health(request: Request) -> StreamingResponse:
     )
 
 
-@router.post("/webhook", summary="Forwarded to the workflow-engine service", response_model=None)
+@router.post(
+    "/webhook",
+    summary="Forwarded to the workflow-engine service",
+    response_model=None,
+    openapi_extra=forwarded_to(SERVICE, AGENT_HEADERS),
+)
 async def a2a_webhook(request: Request) -> StreamingResponse:
     """An external agent's message into a room (no session: the engine checks the agent token;
     413 ``payload_too_large`` above 64 KiB)."""

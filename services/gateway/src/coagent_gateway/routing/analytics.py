@@ -20,7 +20,7 @@ from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
 from coagent_gateway.rooms.domain import forwarded_role
 from coagent_gateway.rooms.service import RoomService
-from coagent_gateway.routing.forward import forward, quoted_path
+from coagent_gateway.routing.forward import forward, forwarded_to, quoted_path
 from coagent_kit.auth import InternalIdentity
 
 ENGINE = "workflow-engine"
@@ -38,7 +38,12 @@ def _identity(user: User, view: CourseView) -> InternalIdentity:
     )
 
 
-@router.get("/{course_id}", response_model=None)
+@router.get(
+    "/{course_id}",
+    summary="Forwarded to the workflow-engine service",
+    response_model=None,
+    openapi_extra=forwarded_to(ENGINE),
+)
 async def list_reports(course_id: str, request: Request, user: CurrentUser) -> StreamingResponse:
     """The course's reports, newest first: ``[{id, content, created_at, status, …}]``."""
     courses: CourseService = request.app.state.courses
@@ -47,6 +52,8 @@ async def list_reports(course_id: str, request: Request, user: CurrentUser) -> S
     return await forward(request, services, ENGINE, quoted_path(request), _identity(user, view))
 
 
+# Not marked as forwarded: the gateway writes the body the engine receives, so the public
+# operation is this one, not the engine's.
 @router.post("/{course_id}/generate", status_code=202, response_model=None)
 async def generate_report(course_id: str, request: Request, user: CurrentUser) -> JSONResponse:
     """Queue a report on every room of the course (202 ``{id, status: "queued"}``).

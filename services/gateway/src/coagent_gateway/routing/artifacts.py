@@ -20,7 +20,7 @@ from coagent_gateway.chat.service import raise_for
 from coagent_gateway.domain import User
 from coagent_gateway.policy import Action
 from coagent_gateway.rooms.domain import forwarded_role
-from coagent_gateway.routing.forward import forward, quoted_path
+from coagent_gateway.routing.forward import forward, forwarded_to, quoted_path
 from coagent_kit.auth import InternalIdentity
 from coagent_kit.errors import NotFound, ServiceError
 
@@ -132,4 +132,5 @@ def add_artifact_routes(router: APIRouter, methods: Sequence[str]) -> None:
             name=f"artifact_{suffix}_{method.lower()}",
             summary="Forwarded to the chat service (room found by artifact id)",
             response_model=None,
+            openapi_extra=forwarded_to(CHAT),
         )

@@ -18,7 +18,8 @@ from coagent_gateway.auth.dependencies import CurrentUser
 from coagent_gateway.policy import Action
 from coagent_gateway.rooms.domain import forwarded_role
 from coagent_gateway.routing.artifacts import add_artifact_routes
-from coagent_gateway.routing.forward import forward, quoted_path
+from coagent_gateway.routing.forward import forward, forwarded_to, quoted_path
+from coagent_gateway.routing.hooks import router as hooks_router
 from coagent_kit.auth import InternalIdentity
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -49,6 +50,8 @@ OWNED: tuple[Owned, ...] = (
     Owned("/api/v1/users/keys/{rest:path}", "workflow-engine", "llm-keys"),
     Owned("/api/v1/triggers", "trigger", "triggers"),
     Owned("/api/v1/triggers/{rest:path}", "trigger", "triggers"),
+    # A dry run reads the room's messages: reading the room is enough, for any method.
+    Owned("/api/v1/rooms/{room_id}/triggers/{rest:path}", "trigger", "triggers", Action.ROOM_READ),
     Owned("/api/v1/rooms/{room_id}/workflow", "workflow-engine", "workflows", Action.ROOM_UPDATE),
     Owned("/api/v1/rooms/{room_id}/agents", "workflow-engine", "agents", Action.ROOM_MANAGE_AGENTS),
     Owned(
@@ -59,15 +62,10 @@ OWNED: tuple[Owned, ...] = (
     ),
     Owned("/api/v1/workspaces/{room_id}/artifacts", "chat", "artifacts", Action.ROOM_CHAT),
     Owned("/api/v1/graph/{room_id}", "graphrag-query", "graph", Action.ROOM_READ),
+    # Building a room's graph is ingest's job; every other graph route only reads.
+    Owned("/api/v1/graph/{room_id}/build", "graphrag-ingest", "graph", Action.ROOM_CHAT),
     Owned("/api/v1/graph/{room_id}/{rest:path}", "graphrag-query", "graph", Action.ROOM_CHAT),
 )
-
-
-def _target_service(owned: Owned, request: Request) -> str:
-    # Building a room's graph is ingest's job; every other graph route only reads.
-    if owned.tag == "graph" and request.url.path.rstrip("/").endswith("/build"):
-        return "graphrag-ingest"
-    return owned.service
 
 
 Endpoint = Callable[..., Awaitable[StreamingResponse]]
@@ -87,7 +85,7 @@ def _endpoint(owned: Owned) -> Endpoint:
         return await forward(
             request,
             request.app.state.services,
-            _target_service(owned, request),
+            owned.service,
             quoted_path(request),
             identity,
         )
@@ -98,6 +96,9 @@ def _endpoint(owned: Owned) -> Endpoint:
 def owned_routes_router() -> APIRouter:
     """Every forwarded route family (documented in the OpenAPI under its tag)."""
     router = APIRouter()
+    # Signed webhooks need no session (the signature is the credential), unlike the families
+    # below; they are served with them so every forwarded path is registered in one place.
+    router.include_router(hooks_router)
     # First: ``/workspaces/artifacts/artifacts`` also fits ``/workspaces/{room_id}/artifacts``.
     add_artifact_routes(router, METHODS)
     for index, owned in enumerate(OWNED):
@@ -111,5 +112,6 @@ def owned_routes_router() -> APIRouter:
                 name=f"forward_{owned.tag}_{index}_{method.lower()}",
                 summary=f"Forwarded to the {owned.service} service",
                 response_model=None,
+                openapi_extra=forwarded_to(owned.service),
             )
     return router

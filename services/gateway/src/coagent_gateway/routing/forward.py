@@ -8,6 +8,7 @@ so uploads and streamed answers (files, server-sent events) pass through unchang
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
@@ -30,6 +31,17 @@ FORWARDED_RESPONSE = (
     "location",
     "retry-after",
 )
+#: OpenAPI extension marking a route that forwards to a service; the merged public document uses
+#: it to put the service's own operations in place of the route's generic one.
+FORWARD_EXTENSION = "x-coagent-forward"
+
+
+def forwarded_to(service: str, headers: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``openapi_extra`` for a route forwarding (under the same path) to ``service``.
+
+    ``headers`` are the request headers passed on besides :data:`FORWARDED_REQUEST`.
+    """
+    return {FORWARD_EXTENSION: {"service": service, "headers": list(headers)}}
 
 
 def quoted_path(request: Request) -> str:

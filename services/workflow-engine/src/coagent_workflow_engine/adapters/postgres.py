@@ -61,6 +61,10 @@ runs = Table(
     Column("pending_input", JSONB),
     Column("resume", JSONB),
     Column("output", JSONB),
+    # Columns of migration 0007: subworkflow child runs.
+    Column("parent_run_id", String(64)),
+    Column("limits", JSONB),
+    Index("ix_runs_parent_run_id", "parent_run_id"),
     # Serves "latest runs of a workflow" without a sort.
     Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at", "id"),
     # Serves the workers' claim query (runs waiting or with a lease that may have expired).
@@ -98,6 +102,8 @@ def run_values(run: Run) -> dict[str, Any]:
         "pending_input": run.pending_input,
         "resume": run.resume,
         "output": run.output,
+        "parent_run_id": run.parent_run_id,
+        "limits": run.limits,
     }
 
 
@@ -161,6 +167,8 @@ def to_run(r: RowMapping) -> Run:
         pending_input=r["pending_input"],
         resume=r["resume"],
         output=r["output"],
+        parent_run_id=r["parent_run_id"],
+        limits=r["limits"],
     )
 
 

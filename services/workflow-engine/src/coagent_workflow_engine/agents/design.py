@@ -23,6 +23,7 @@ from coagent_workflow_engine.llm import (
     LLMError,
     model_for,
 )
+from coagent_workflow_engine.llm import BadRequest as UnusableModel
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -93,7 +94,10 @@ async def generate_prompt(
         model, key = body.custom_model, body.custom_api_key
     elif not key and stored_key is not None:
         provider, key = stored_key
-    chat = model_for(provider, model, key, None, tenant_id=caller.user_id)
+    try:
+        chat = model_for(provider, model, key, None, tenant_id=caller.user_id)
+    except UnusableModel as exc:  # an unknown provider name: the caller's mistake
+        raise BadRequest(exc.detail, code="unknown_provider") from exc
     request_text = (
         f"Agent type: {body.target_agent_type}\nRequirement: {body.requirement}\n"
         f"Course context: {body.course_context or '(none)'}"

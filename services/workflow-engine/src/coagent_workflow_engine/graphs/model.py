@@ -15,42 +15,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import Field, model_validator
 
-SCHEMA_VERSION: Literal[1] = 1
-
-#: Reserved by LangGraph, or used by it as separators in checkpoint namespaces.
-RESERVED_NODE_IDS = frozenset({"__start__", "__end__"})
-NODE_ID_PATTERN = r"^[^|:\s]{1,128}$"
-
-
-def _not_reserved(value: str) -> str:
-    if value in RESERVED_NODE_IDS:
-        raise ValueError(f"{value!r} is reserved")
-    return value
-
-
-NodeId = Annotated[str, Field(pattern=NODE_ID_PATTERN), AfterValidator(_not_reserved)]
-Label = Annotated[str, Field(min_length=1, max_length=64)]
-StateKey = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
-Text = Annotated[str, Field(min_length=1, max_length=8000)]
-ExpressionSource = Annotated[str, Field(min_length=1, max_length=2000)]
-Ref = Annotated[str, Field(min_length=1, max_length=128)]
-UiData = dict[str, JsonValue]
-ExpressionLoc = tuple[str | int, ...]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NodeConfig(_Strict):
-    """Base of every node config."""
-
-    def expressions(self) -> list[tuple[ExpressionLoc, str]]:
-        """``(loc inside config, source)`` of every expression, so validation can parse them."""
-        return []
-
+from coagent_workflow_engine.graphs.base import NODE_ID_PATTERN as NODE_ID_PATTERN
+from coagent_workflow_engine.graphs.base import RESERVED_NODE_IDS as RESERVED_NODE_IDS
+from coagent_workflow_engine.graphs.base import SCHEMA_VERSION as SCHEMA_VERSION
+from coagent_workflow_engine.graphs.base import (
+    ExpressionLoc,
+    ExpressionSource,
+    Label,
+    NodeConfig,
+    NodeId,
+    Ref,
+    StateKey,
+    Strict,
+    Text,
+    UiData,
+)
+from coagent_workflow_engine.graphs.effects import BUILTIN_TOOLS as BUILTIN_TOOLS
+from coagent_workflow_engine.graphs.effects import (
+    ActionConfig,
+    HttpConfig,
+    SubworkflowConfig,
+    ToolConfig,
+)
 
 # ------------------------------------------------------------------------------ configs
 
@@ -81,7 +69,7 @@ class AgentConfig(NodeConfig):
     instructions: Text | None = None
 
 
-class RouteRule(_Strict):
+class RouteRule(Strict):
     """``branch`` is taken when ``when`` (a safe expression on state) is true."""
 
     when: ExpressionSource
@@ -190,67 +178,17 @@ class HumanInputConfig(NodeConfig):
     timeout_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
 
 
-class ToolConfig(NodeConfig):
-    """Calls a registered tool by name with fixed arguments."""
-
-    tool_name: Ref
-    arguments: dict[str, JsonValue] = Field(default_factory=dict)
-    output_key: StateKey | None = None
-
-
-class HttpConfig(NodeConfig):
-    """Calls an HTTP endpoint; the URL is checked against SSRF rules again at run time."""
-
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    url: Annotated[str, Field(max_length=2048, pattern=r"^https?://[^\s]+$")]
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: JsonValue = None
-    timeout_s: float = Field(default=10.0, gt=0, le=60)
-    output_key: StateKey | None = None
-
-
-class ActionConfig(NodeConfig):
-    """A side effect in the room: post a message, or write an artifact.
-
-    ``post_to_room`` posts ``text`` (a template) or the value of ``from_key``;
-    ``update_artifact`` writes ``from_key`` into ``artifact_id`` (``replace`` or ``append``).
-    """
-
-    action_type: Literal["post_to_room", "update_artifact"] = "post_to_room"
-    text: Text | None = None
-    from_key: StateKey | None = None
-    artifact_id: Ref | None = None
-    mode: Literal["replace", "append"] = "replace"
-
-    @model_validator(mode="after")
-    def _fields_for_action(self) -> ActionConfig:
-        if self.action_type == "post_to_room" and self.text is None and self.from_key is None:
-            raise ValueError("post_to_room needs text or from_key")
-        if self.action_type == "update_artifact" and (not self.artifact_id or not self.from_key):
-            raise ValueError("update_artifact needs artifact_id and from_key")
-        return self
-
-
-class SubworkflowConfig(NodeConfig):
-    """Runs another workflow as a child; ``inputs`` maps child state keys to parent state keys."""
-
-    workflow_id: Ref
-    version: int | None = Field(default=None, ge=1)
-    inputs: dict[StateKey, StateKey] = Field(default_factory=dict)
-    output_key: StateKey | None = None
-
-
 # ------------------------------------------------------------------------------ nodes, edges
 
 
-class Position(_Strict):
+class Position(Strict):
     """Where the editor draws a node; meaningless to the engine, kept for the round trip."""
 
     x: float
     y: float
 
 
-class _NodeBase(_Strict):
+class _NodeBase(Strict):
     id: NodeId
     label: Annotated[str, Field(max_length=200)] | None = None
     position: Position | None = None
@@ -363,7 +301,7 @@ def config_class(node_type: str) -> type[NodeConfig]:
     return annotation
 
 
-class Edge(_Strict):
+class Edge(Strict):
     """A directed edge. ``label`` names the branch on edges leaving a router/condition node;
     ``kind`` is the reference's semantic edge type (forward, evaluate, …), ignored by the engine.
     """
@@ -376,7 +314,7 @@ class Edge(_Strict):
     ui: UiData = Field(default_factory=dict)
 
 
-class RunLimits(_Strict):
+class RunLimits(Strict):
     """Budgets every run of the workflow gets; whichever is hit first ends the run.
 
     The step budget is the backstop for loops that never reach their exit condition.
@@ -392,7 +330,7 @@ MAX_NODES = 500
 MAX_EDGES = 2000
 
 
-class WorkflowGraph(_Strict):
+class WorkflowGraph(Strict):
     """One workflow version's graph; build it with ``parse_graph`` to get every check."""
 
     schema_version: Literal[1] = 1

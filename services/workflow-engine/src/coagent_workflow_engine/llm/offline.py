@@ -8,6 +8,7 @@ stable hash of the input (never Python's salted ``hash``). Replies are marked ``
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -71,10 +72,15 @@ def _prompt_tokens(request: ChatRequest) -> int:
 
 
 class OfflineChatModel:
-    """A ``ChatModel`` that answers from a hash of the input. Free: ``cost_usd`` is always 0."""
+    """A ``ChatModel`` that answers from a hash of the input. Free: ``cost_usd`` is always 0.
 
-    def __init__(self, model: str | None = None) -> None:
+    ``pace_s`` waits that long before each streamed chunk, so demos and fault drills can watch
+    (or interrupt) a reply while it streams, as with a real provider.
+    """
+
+    def __init__(self, model: str | None = None, pace_s: float = 0.0) -> None:
         self._model = model or OFFLINE_MODEL
+        self._pace_s = pace_s
 
     @property
     def provider(self) -> str:
@@ -101,6 +107,8 @@ class OfflineChatModel:
     async def stream(self, request: ChatRequest) -> AsyncIterator[Delta]:
         text = _reply_text(request)
         for chunk in _chunks(text):
+            if self._pace_s > 0:
+                await asyncio.sleep(self._pace_s)
             yield Delta(text=chunk)
         yield Delta(completion=self._completion(request, text))
 

@@ -18,7 +18,12 @@ from coagent_workflow_engine.domain import Run, Step
 from coagent_workflow_engine.graphs import RunLimits, WorkflowGraph
 from coagent_workflow_engine.graphs.model import AnyNode
 from coagent_workflow_engine.lifecycle import PRODUCER
-from coagent_workflow_engine.runtime.deps import BudgetExceeded, CancelRequested, RuntimeDeps
+from coagent_workflow_engine.runtime.deps import (
+    BudgetExceeded,
+    CancelRequested,
+    ChildRunner,
+    RuntimeDeps,
+)
 
 
 @dataclass
@@ -40,9 +45,14 @@ class RunContext:
     deps: RuntimeDeps
     tokens_used: int = 0
     cost_used: float = 0.0
+    #: Runs child runs inline (subworkflow nodes); ``None`` where there is no executor.
+    children: ChildRunner | None = None
 
     @property
     def limits(self) -> RunLimits:
+        """The graph's limits, or the tighter ones a child run got from its parent."""
+        if self.run.limits is not None:
+            return RunLimits.model_validate(self.run.limits)
         return self.graph.limits
 
     def now(self) -> datetime:

@@ -13,8 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from coagent_workflow_engine.domain import Run
-from coagent_workflow_engine.llm import ChatModel, model_for
+from coagent_workflow_engine.llm import ChatModel, OfflineChatModel, model_for
 from coagent_workflow_engine.ports import UnitOfWorkFactory
+from coagent_workflow_engine.runtime.ssrf import EgressPolicy
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,14 @@ class LivePublisher(Protocol):
 
 
 ModelFactory = Callable[[AgentSpec, str | None, Run], ChatModel]
+#: The slowest pace (seconds per streamed chunk) an offline agent may be configured with.
+MAX_OFFLINE_PACE_S = 5.0
 
 
 def default_models(agent: AgentSpec, api_key: str | None, run: Run) -> ChatModel:
     """``llm.model_for``: the offline model when there is no key (tests, ``make run``)."""
     base_url = agent.settings.get("base_url")
-    return model_for(
+    built = model_for(
         agent.provider if agent.provider != "external" else "offline",
         agent.model,
         api_key,
@@ -62,6 +65,11 @@ def default_models(agent: AgentSpec, api_key: str | None, run: Run) -> ChatModel
         run.created_by or "anonymous",
         run_id=run.id,
     )
+    pace = agent.settings.get("offline_pace_s")
+    if isinstance(built, OfflineChatModel) and isinstance(pace, int | float) and pace > 0:
+        # An offline agent may stream at a set pace (demos, fault drills); capped per chunk.
+        built = OfflineChatModel(built.default_model, pace_s=min(float(pace), MAX_OFFLINE_PACE_S))
+    return built
 
 
 class NullLive:
@@ -85,6 +93,16 @@ class RuntimeDeps:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     #: How many recent room messages the history projection keeps per room.
     history_keep: int = 200
+    #: What ``http`` and ``tool`` nodes may call (public addresses only, unless allow-listed).
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+
+
+class ChildRunner(Protocol):
+    """Executes a run to its next resting state (the executor); subworkflow nodes use it."""
+
+    async def execute(self, run: Run) -> None: ...
+
+    async def finish_cancelled(self, run_id: str, owner: str | None, reason: str) -> None: ...
 
 
 class RunStopped(Exception):

@@ -132,6 +132,7 @@ class RunExecutor:
         ctx = RunContext(
             run, workflow.name if workflow else run.workflow_id, runnable_graph(version), self.deps
         )
+        ctx.children = self  # subworkflow nodes run their child runs through this executor
         await ctx.load_totals()
         return ctx
 

@@ -8,7 +8,6 @@ row + ``NodeFinishedV1`` per node execution.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,19 +28,21 @@ from coagent_workflow_engine.graphs.model import (
 )
 from coagent_workflow_engine.lifecycle import PRODUCER
 from coagent_workflow_engine.runtime.agent_node import choose_branch, run_agent
+from coagent_workflow_engine.runtime.artifact_action import update_artifact
 from coagent_workflow_engine.runtime.context import NodeResult, RunContext
 from coagent_workflow_engine.runtime.deps import NodeError, NodeFailed
+from coagent_workflow_engine.runtime.http_node import run_http, run_tool
+from coagent_workflow_engine.runtime.subworkflow import run_subworkflow
+from coagent_workflow_engine.runtime.templates import render
 
 State = dict[str, Any]
 NodeImpl = Callable[[RunContext, Any, State, int], Awaitable[NodeResult]]
 LangGraphNode = Callable[[State, RunnableConfig], Awaitable[dict[str, Any]]]
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-DEFERRED = {"tool", "http", "subworkflow"}
 
 
 def wrap(ctx: RunContext, node: AnyNode) -> LangGraphNode:
     """The LangGraph node function of ``node`` in this run."""
-    impl = IMPLEMENTATIONS.get(node.type, _deferred)
+    impl = IMPLEMENTATIONS[node.type]
 
     async def run_node(state: State, config: RunnableConfig) -> dict[str, Any]:
         step = int((config.get("metadata") or {}).get("langgraph_step", 0))
@@ -108,20 +109,10 @@ async def _human_input(
     return NodeResult({cfg.output_key: answer}, {"prompt": cfg.prompt})
 
 
-def render(template: str, state: State) -> str:
-    """``{{key}}`` placeholders filled from state (no expressions: templates are untrusted)."""
-
-    def value(match: re.Match[str]) -> str:
-        found = state.get(match.group(1))
-        return "" if found is None else str(found)
-
-    return _PLACEHOLDER.sub(value, template)
-
-
 async def _action(ctx: RunContext, node: ActionNode, state: State, step: int) -> NodeResult:
     cfg, run = node.config, ctx.run
     if cfg.action_type == "update_artifact":
-        raise NodeError("update_artifact is not supported yet")
+        return await update_artifact(ctx, node, state, step)
     if run.room_id is None:
         raise NodeError("post_to_room needs a run bound to a room")
     if cfg.from_key is not None:
@@ -149,10 +140,6 @@ async def _action(ctx: RunContext, node: ActionNode, state: State, step: int) ->
     return NodeResult({}, {"action_type": cfg.action_type}, events=[event])
 
 
-async def _deferred(ctx: RunContext, node: AnyNode, state: State, step: int) -> NodeResult:
-    raise NodeError(f"{node.type} nodes are not supported yet")
-
-
 IMPLEMENTATIONS: dict[str, NodeImpl] = {
     "start": _passthrough,
     "parallel": _passthrough,
@@ -163,4 +150,7 @@ IMPLEMENTATIONS: dict[str, NodeImpl] = {
     "condition": _condition,
     "human_input": _human_input,
     "action": _action,
+    "http": run_http,
+    "tool": run_tool,
+    "subworkflow": run_subworkflow,
 }

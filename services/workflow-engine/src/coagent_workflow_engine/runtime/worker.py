@@ -1,10 +1,11 @@
 """The worker pool: claim runs under a lease, heartbeat them, and stop them on cancel.
 
-Claims go through the runs table (``FOR UPDATE SKIP LOCKED``), so any number of processes share
-the work and a run whose worker died (lease not renewed) is claimed again within ``lease_s`` plus
-one poll. Cancel is cooperative but immediate: the asyncio task running the run is cancelled,
-which interrupts an in-flight model stream; requests reach the owning process through a core-NATS
-subject every engine process subscribes to, and the heartbeat also re-reads the DB flag.
+Claims go through the runs table (``FOR UPDATE SKIP LOCKED``), one dispatcher per process filling
+its free slots, so any number of processes share the work and a run whose worker died (lease not
+renewed) is claimed again within ``lease_s`` plus one poll. Cancel is cooperative but immediate:
+the asyncio task running the run is cancelled, which interrupts an in-flight model stream;
+requests reach the owning process through a core-NATS subject every engine process subscribes
+to, and the heartbeat also re-reads the DB flag.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ log = get_logger(__name__)
 
 
 class WorkerPool:
-    """``concurrency`` claim loops in this process."""
+    """Up to ``concurrency`` runs at once in this process, claimed by one dispatcher.
+
+    One claim query per poll while idle (not one per slot), and a freed slot claims the next
+    queued run at once, so a backlog drains without waiting for a poll.
+    """
 
     def __init__(
         self,
@@ -38,22 +43,27 @@ class WorkerPool:
         self.owner = owner or f"engine-{uuid.uuid4().hex[:12]}"
         self._concurrency, self._lease_s, self._poll_s = concurrency, lease_s, poll_s
         self._wake = asyncio.Event()
-        self._loops: list[asyncio.Task[None]] = []
+        self._slots = asyncio.Semaphore(max(concurrency, 1))
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._workers: set[asyncio.Task[None]] = set()
         self.running: dict[str, asyncio.Task[None]] = {}
         self._cancelling: set[str] = set()
 
     async def start(self) -> None:
-        for i in range(self._concurrency):
-            self._loops.append(asyncio.create_task(self._loop(), name=f"{self.owner}-{i}"))
+        if self._concurrency > 0 and self._dispatcher is None:
+            self._slots = asyncio.Semaphore(self._concurrency)
+            self._dispatcher = asyncio.create_task(self._dispatch(), name=f"{self.owner}-claims")
 
     async def stop(self) -> None:
         """Stop claiming; runs in flight keep their lease and are resumed by another worker."""
-        for loop in self._loops:
-            loop.cancel()
-        for loop in self._loops:
+        tasks = [t for t in (self._dispatcher, *self._workers) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        self._loops.clear()
+                await task
+        self._dispatcher = None
+        self._workers.clear()
 
     def wake(self) -> None:
         """A run was queued in this process: claim now rather than at the next poll."""
@@ -68,19 +78,29 @@ class WorkerPool:
         task.cancel()
         return True
 
-    async def _loop(self) -> None:
+    async def _dispatch(self) -> None:
         while True:
+            await self._slots.acquire()
+            self._wake.clear()  # before the claim: a run queued during it wakes the wait below
             try:
                 run = await self._claim()
             except Exception:
                 log.exception("run_claim_failed", owner=self.owner)
                 run = None
             if run is None:
-                self._wake.clear()
+                self._slots.release()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll_s)
                 continue
+            worker = asyncio.create_task(self._work(run), name=f"{self.owner}-{run.id}")
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    async def _work(self, run: Run) -> None:
+        try:
             await self._run(run)
+        finally:
+            self._slots.release()
 
     async def _claim(self) -> Run | None:
         async with self._uow() as uow:

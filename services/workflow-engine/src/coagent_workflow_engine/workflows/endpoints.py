@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
 from coagent_kit.auth import Identity, InternalIdentity
 from coagent_workflow_engine.workflows.domain import Caller
@@ -18,6 +18,8 @@ from coagent_workflow_engine.workflows.service import WorkflowService
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 rooms_router = APIRouter(prefix="/api/v1/rooms/{room_id}/workflow", tags=["workflows"])
+#: Versions are numbered from 1 and stored as 32-bit integers: larger numbers cannot exist.
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such workflow, or not yours (`workflow_not_found`)"}
 }
@@ -92,14 +94,14 @@ async def list_versions(
 
 @router.get("/{workflow_id}/versions/{number}", responses=NOT_FOUND)
 async def get_version(
-    workflow_id: str, number: int, identity: Identity, service: Service
+    workflow_id: str, number: VersionNumber, identity: Identity, service: Service
 ) -> WorkflowVersionRead:
     return WorkflowVersionRead.of(await service.version(caller_of(identity), workflow_id, number))
 
 
 @router.post("/{workflow_id}/versions/{number}/restore", responses=NOT_FOUND)
 async def restore_version(
-    workflow_id: str, number: int, identity: Identity, service: Service
+    workflow_id: str, number: VersionNumber, identity: Identity, service: Service
 ) -> WorkflowRead:
     """A new current version with the graph of version ``number``."""
     return WorkflowRead.of(*await service.restore(caller_of(identity), workflow_id, number))

@@ -27,6 +27,7 @@ from coagent_workflow_engine.workflows.domain import (
     can_access,
 )
 from coagent_workflow_engine.workflows.ports import WorkflowRepository
+from coagent_workflow_engine.workflows.references import check_no_cycle
 
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 DEFAULT_NAME = "Default Workflow"
@@ -230,6 +231,7 @@ class WorkflowService:
     async def _new_version(
         self, uow: WorkflowsUnitOfWork, caller: Caller, workflow: Workflow, graph: WorkflowGraph
     ) -> Current:
+        await check_no_cycle(uow.workflows, workflow.id, graph)
         now = self._clock()
         number = workflow.current_version + 1
         version = WorkflowVersion(

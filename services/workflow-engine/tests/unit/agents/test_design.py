@@ -51,3 +51,14 @@ async def test_a_custom_prompt_steers_the_draft(
     )
     assert plain.status_code == custom.status_code == 200
     assert custom.json()["generated_prompt"] != plain.json()["generated_prompt"]
+
+
+async def test_an_unknown_provider_is_a_clear_400(
+    client: httpx.AsyncClient, as_user: Headers
+) -> None:
+    for provider in ("", "no-such-provider"):
+        refused = await client.post(
+            URL, json={**BODY, "provider": provider}, headers=as_user("t1", "teacher")
+        )
+        assert (refused.status_code, refused.json()["code"]) == (400, "unknown_provider")
+        assert "unknown LLM provider" in refused.json()["detail"]

@@ -232,14 +232,14 @@ async def test_the_wall_clock_limit_times_the_run_out(slow_env: Any) -> None:
     assert failure.data.status == "timed_out"
 
 
-async def test_an_unsupported_node_fails_its_step_and_the_run(env: Any) -> None:
-    graph = env.graph(
-        [START, {"id": "t", "type": "tool", "config": {"tool_name": "search"}}, END],
-        [("start", "t"), ("t", "end")],
-    )
+async def test_an_http_node_refused_by_the_address_rules_fails_its_step_and_the_run(
+    env: Any,
+) -> None:
+    node = {"id": "t", "type": "http", "config": {"url": "http://169.254.169.254/latest/"}}
+    graph = env.graph([START, node, END], [("start", "t"), ("t", "end")])
     run = await env.start(await env.workflow(graph))
 
     assert (run.status, run.error_code) == ("failed", "node_failed")
     failed_step = [s for s in env.steps(run.id) if s.node_id == "t"][0]
     assert failed_step.status == "failed"
-    assert "not supported yet" in (failed_step.error or "")
+    assert "cloud metadata address" in (failed_step.error or "")

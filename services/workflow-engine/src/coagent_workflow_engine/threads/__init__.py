@@ -1,0 +1,1 @@
+"""Sandbox conversations with one agent (``/api/v1/threads``), outside any room or workflow."""
