@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from coagent_graphrag_ingest.adapters.offline_extractor import OfflineExtractor
 from coagent_graphrag_ingest.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_graphrag_ingest.consumers import register_consumers
 from coagent_graphrag_ingest.endpoints import router
+from coagent_graphrag_ingest.pipeline import RoomIngestor
+from coagent_graphrag_ingest.ports import Extractor
+from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import IngestService
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
+from coagent_graphstore.embedding import FeatureHashingEmbedder
 from coagent_graphstore.factory import open_graph_store, open_vector_index
 from coagent_kit.app import build_app
 from coagent_kit.broker import create_broker
@@ -17,6 +22,22 @@ from coagent_kit.health import nats_check, postgres_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
+
+
+def extractor(cfg: GraphragIngestSettings) -> Extractor:
+    """The model extractor when a key is configured, else the offline rules."""
+    if cfg.llm_api_key is None:
+        return OfflineExtractor()
+    # Imported here so a keyless deployment never loads the SDK.
+    from coagent_graphrag_ingest.adapters.openai_extractor import OpenAIExtractor
+
+    return OpenAIExtractor(
+        api_key=cfg.llm_api_key.get_secret_value(),
+        model=cfg.llm_model,
+        base_url=cfg.llm_base_url,
+        max_retries=cfg.llm_max_retries,
+        timeout_s=cfg.llm_timeout_s,
+    )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -29,11 +50,26 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     # Both stores connect on first use, so building the app never waits for them.
     storage = cfg.storage()
     graph_store, vector_index = open_graph_store(storage), open_vector_index(storage)
-    ingest = IngestService(lambda: PostgresUnitOfWork(sessions, relay.wake))
-    register_consumers(broker, ingest)
+    unit_of_work = lambda: PostgresUnitOfWork(sessions, relay.wake)  # noqa: E731
+    ingest = IngestService(unit_of_work)
+    ingestor = RoomIngestor(
+        unit_of_work,
+        graph_store,
+        vector_index,
+        FeatureHashingEmbedder(cfg.vector_dimension),
+        extractor(cfg),
+        max_chars=cfg.chunk_chars,
+    )
+    graph_ingest = GraphIngest(
+        ingestor, unit_of_work, quiet=cfg.debounce_quiet_s, max_wait=cfg.debounce_max_wait_s
+    )
+    register_consumers(broker, ingest, graph_ingest)
 
-    closers = [graph_store.close, vector_index.close, engine.dispose]
-    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=closers)
+    # Passes stop before the stores they write to close.
+    closers = [graph_ingest.close, graph_store.close, vector_index.close, engine.dispose]
+    lifespan = messaging_lifespan(
+        cfg, broker, relay=relay, on_start=[graph_ingest.resume], closers=closers
+    )
 
     app = build_app(
         cfg,
@@ -47,6 +83,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         },
     )
     app.state.ingest = ingest
+    app.state.graph_ingest = graph_ingest
     # The graph and vector ports the extraction pipeline writes through.
     app.state.graph_store = graph_store
     app.state.vector_index = vector_index

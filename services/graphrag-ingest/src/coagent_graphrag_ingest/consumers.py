@@ -10,6 +10,7 @@ from coagent_contracts.chat import (
     MessagePostedV1,
     MessagesErasedV1,
 )
+from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import (
     ARTIFACT_DELETIONS_CONSUMER,
     ARTIFACTS_CONSUMER,
@@ -23,8 +24,14 @@ from coagent_kit.logging import get_logger
 log = get_logger(__name__)
 
 
-def register_consumers(broker: NatsBroker, ingest: IngestService) -> None:
-    """Messages and artifact revisions become ingest jobs; erased or deleted sources drop theirs."""
+def register_consumers(
+    broker: NatsBroker, ingest: IngestService, graph: GraphIngest | None = None
+) -> None:
+    """Messages and artifact revisions become ingest jobs; erased or deleted sources drop theirs.
+
+    With ``graph``, a recorded source schedules a pass of its room and a tombstone removes the
+    sources from the graph and the vectors before the event is acknowledged.
+    """
 
     async def on_message_posted(event: MessagePostedV1) -> None:
         job = await ingest.record_message(event)
@@ -38,6 +45,8 @@ def register_consumers(broker: NatsBroker, ingest: IngestService) -> None:
             room_id=job.body.room_id,
             job_id=job.job_id,
         )
+        if graph is not None:
+            graph.changed(job.body.room_id)
 
     async def on_messages_erased(event: MessagesErasedV1) -> None:
         forgotten = await ingest.forget_messages(event)
@@ -48,14 +57,20 @@ def register_consumers(broker: NatsBroker, ingest: IngestService) -> None:
             jobs=forgotten,
             reason=event.data.reason,
         )
+        if graph is not None:
+            await graph.forget(event.data.room_id, event.data.message_ids)
 
     async def on_artifact_changed(event: ArtifactChangedV1) -> None:
         job = await ingest.record_artifact(event)
         if job is not None:
             log.info("ingest_job_recorded", event_id=event.event_id, job_id=job.job_id)
+            if graph is not None:
+                graph.changed(job.body.room_id)
 
     async def on_artifact_deleted(event: ArtifactDeletedV1) -> None:
         await ingest.forget_artifact(event)
+        if graph is not None:
+            await graph.forget(event.data.room_id, (event.data.artifact_id,))
 
     subscribe_event(broker, MessagePostedV1, MESSAGES_CONSUMER, on_message_posted)
     subscribe_event(broker, ArtifactChangedV1, ARTIFACTS_CONSUMER, on_artifact_changed)

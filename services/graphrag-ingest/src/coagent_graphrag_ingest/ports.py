@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob, SourceKind
+from coagent_graphrag_ingest.chunking import SourceRecord, TextChunk
+from coagent_graphrag_ingest.domain import IngestJob, JobStatus, NewIngestJob, SourceKind
+from coagent_graphrag_ingest.extraction import Extraction
 from coagent_kit.unit_of_work import UnitOfWorkPort
 
 
@@ -26,6 +28,56 @@ class IngestJobRepository(Protocol):
         """Delete every job about these sources of ``room_id``; how many there were."""
         ...
 
+    async def pending_rooms(self, limit: int) -> list[str]:
+        """Rooms with jobs not yet processed (to resume after a restart), at most ``limit``."""
+        ...
+
+    async def pending_ids(self, room_id: str) -> list[str]:
+        """Ids of the room's jobs not yet processed, oldest first."""
+        ...
+
+    async def finish(
+        self, room_id: str, job_ids: Sequence[str], status: JobStatus
+    ) -> list[IngestJob]:
+        """Set these pending jobs' status; the jobs changed (forgotten ones are gone)."""
+        ...
+
+
+class SourceRepository(Protocol):
+    """The text of each room's messages and artifacts, as extraction reads it."""
+
+    async def put(self, room_id: str, source: SourceRecord) -> None:
+        """Store or replace (a new artifact revision) one source."""
+        ...
+
+    async def for_room(self, room_id: str) -> list[SourceRecord]:
+        """Every source of the room (chunking orders them)."""
+        ...
+
+    async def forget(self, room_id: str, source_ids: Sequence[str]) -> int:
+        """Delete these sources' text; how many there were."""
+        ...
+
+
+class ExtractionLedger(Protocol):
+    """Which extractions (delta keys) a room's graph already holds, and for which chunk."""
+
+    async def known(self, room_id: str, keys: Sequence[str]) -> set[str]:
+        """The subset of ``keys`` already extracted and written."""
+        ...
+
+    async def record(self, room_id: str, entries: Sequence[tuple[str, str]]) -> None:
+        """Remember ``(key, chunk id)`` pairs once their results are written."""
+        ...
+
+    async def chunk_ids(self, room_id: str) -> set[str]:
+        """Ids of every chunk the room's recorded extractions produced."""
+        ...
+
+    async def forget_chunks(self, room_id: str, chunk_ids: Sequence[str]) -> None:
+        """Forget the extractions of chunks that no longer exist."""
+        ...
+
 
 class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: job changes and the events they cause."""
@@ -36,6 +88,32 @@ class UnitOfWork(UnitOfWorkPort, Protocol):
     def jobs(self) -> IngestJobRepository:
         """The jobs, as seen inside this transaction."""
         ...
+
+    @property
+    def sources(self) -> SourceRepository: ...
+
+    @property
+    def extractions(self) -> ExtractionLedger: ...
+
+
+class Embedder(Protocol):
+    """Texts to vectors of the VectorIndex's dimension; the same text, the same vector."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
+
+
+class Extractor(Protocol):
+    """Entities and relations stated by one chunk (a model call, or offline rules)."""
+
+    @property
+    def version(self) -> str:
+        """Part of the delta key: another extractor (or model) means extracting again."""
+        ...
+
+    async def extract(self, chunk: TextChunk) -> Extraction: ...
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

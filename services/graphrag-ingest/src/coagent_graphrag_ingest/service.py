@@ -9,7 +9,13 @@ from coagent_contracts.chat import (
     MessagesErasedV1,
 )
 from coagent_contracts.envelope import Event
-from coagent_contracts.graphrag import IngestRequestedData, IngestRequestedV1
+from coagent_contracts.graphrag import (
+    IngestCompletedData,
+    IngestCompletedV1,
+    IngestRequestedData,
+    IngestRequestedV1,
+)
+from coagent_graphrag_ingest.chunking import SourceRecord, artifact_text, speaker_label
 from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob, SourceKind
 from coagent_graphrag_ingest.ports import UnitOfWorkFactory
 
@@ -39,6 +45,24 @@ def ingest_requested(job: IngestJob, cause: Event) -> IngestRequestedV1:
     )
 
 
+def ingest_completed(
+    job: IngestJob, *, entities: int = 0, relations: int = 0, chunks: int = 0, error: str | None
+) -> IngestCompletedV1:
+    """The outcome of ``job``; graphrag-query folds these into the room's build status."""
+    return IngestCompletedV1(
+        producer=PRODUCER,
+        data=IngestCompletedData(
+            room_id=job.body.room_id,
+            job_id=job.job_id,
+            status="failed" if error else "succeeded",
+            entities=entities,
+            relations=relations,
+            chunks=chunks,
+            error=error,
+        ),
+    )
+
+
 class IngestService:
     """Records one ingest job per source event and announces it, exactly once."""
 
@@ -54,13 +78,26 @@ class IngestService:
             source_id=data.message_id,
             source_event_id=event.event_id,
         )
-        return await self._record(new_job, event)
+        source = SourceRecord(
+            source_kind="message",
+            source_id=data.message_id,
+            # The speaker is resolved now, from the event, so it never degrades to an id.
+            speaker=speaker_label(data.sender_kind, data.sender_name, data.sender_id,
+                                  data.agent_type),
+            speaker_kind=data.sender_kind,
+            content=data.content,
+            seq=data.seq,
+        )  # fmt: skip
+        return await self._record(new_job, event, source)
 
-    async def _record(self, new_job: NewIngestJob, cause: Event) -> IngestJob | None:
+    async def _record(
+        self, new_job: NewIngestJob, cause: Event, source: SourceRecord
+    ) -> IngestJob | None:
         async with self._uow() as uow:
             job = await uow.jobs.add(new_job)
             if job is None:
                 return None
+            await uow.sources.put(new_job.room_id, source)
             await uow.publish(ingest_requested(job, cause))
             await uow.commit()
         return job
@@ -75,8 +112,15 @@ class IngestService:
     async def record_artifact(self, event: ArtifactChangedV1) -> IngestJob | None:
         """A job for the artifact's new revision; None on redelivery."""
         data = event.data
+        source = SourceRecord(
+            source_kind="artifact",
+            source_id=data.artifact_id,
+            speaker=" ".join(data.title.split())[:200] or "Untitled artifact",
+            speaker_kind="artifact",
+            content=artifact_text(data.title, data.content),
+        )
         return await self._record(
-            NewIngestJob(data.room_id, "artifact", data.artifact_id, event.event_id), event
+            NewIngestJob(data.room_id, "artifact", data.artifact_id, event.event_id), event, source
         )
 
     async def forget_artifact(self, event: ArtifactDeletedV1) -> int:
@@ -86,6 +130,7 @@ class IngestService:
     async def _forget(self, room_id: str, kind: SourceKind, source_ids: tuple[str, ...]) -> int:
         async with self._uow() as uow:
             forgotten = await uow.jobs.forget_sources(room_id, kind, source_ids)
+            await uow.sources.forget(room_id, source_ids)
             await uow.commit()
         return forgotten
 

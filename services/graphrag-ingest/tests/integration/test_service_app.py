@@ -25,6 +25,9 @@ from coagent_contracts.streams import CHAT, GRAPHRAG
 from coagent_graphrag_ingest.app import create_app
 from coagent_graphrag_ingest.service import MESSAGES_CONSUMER
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
+from coagent_graphstore.embedding import FeatureHashingEmbedder
+from coagent_graphstore.models import Scope
+from coagent_graphstore.ports import GraphStore, VectorIndex
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 
 pytestmark = pytest.mark.integration
@@ -46,6 +49,8 @@ async def app(nats_url: str, graph_url: str, database_url: str) -> AsyncIterator
         graph_url=graph_url,
         database_url=database_url,
         internal_token_secret=SecretStr(SECRET),
+        debounce_quiet_s=1.0,
+        debounce_max_wait_s=5.0,
     )
     await fresh_consumer(nats_url, CHAT.name, MESSAGES_CONSUMER)
     app = create_app(settings)
@@ -201,3 +206,56 @@ async def test_an_erased_message_loses_its_job(
 
     [job] = await eventually(only_the_kept_one)
     assert job["source_id"] == kept.data.message_id
+
+
+def said(room_id: str, seq: int, sender: str, content: str) -> MessagePostedV1:
+    return MessagePostedV1(
+        producer="chat",
+        data=MessagePostedData(
+            message_id=f"m-{uuid.uuid4().hex[:8]}", room_id=room_id, seq=seq,
+            sender_kind="human", sender_name=sender, content=content,
+            created_at=datetime.now(UTC),
+        ),
+    )  # fmt: skip
+
+
+async def test_posted_messages_become_graph_entities_and_a_tombstone_removes_them(
+    app: FastAPI, client: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    graph: GraphStore = app.state.graph_store
+    vectors: VectorIndex = app.state.vector_index
+    room_id = f"room-{uuid.uuid4().hex[:12]}"
+    scope = Scope(room_id)
+    first = said(room_id, 1, "Ada", "We should run the Leiden Algorithm on FalkorDB.")
+    second = said(room_id, 2, "Grace", "I will measure Modularity Scores tomorrow.")
+    for event in (first, second):
+        await publish(js, event.subject, event.model_dump_json().encode(), event.event_id)
+
+    # No manual build: the debounced pass picks the burst up by itself.
+    await eventually(lambda: graph.entity(scope, "Modularity Scores"), "extraction", 60.0)
+    leiden = await graph.entity(scope, "Leiden Algorithm")
+    assert leiden is not None
+    assert leiden.source_ids == (first.data.message_id,)
+
+    async def settled() -> bool:
+        return all(j["status"] == "succeeded" for j in await jobs(client, room_id))
+
+    await eventually(settled, "jobs settled", 30.0)
+
+    tombstone = MessagesErasedV1(
+        producer="chat",
+        data=MessagesErasedData(
+            room_id=room_id, message_ids=(second.data.message_id,), reason="forgotten"
+        ),
+    )
+    await publish(js, tombstone.subject, tombstone.model_dump_json().encode(), tombstone.event_id)
+
+    async def forgotten() -> bool:
+        return await graph.entity(scope, "Modularity Scores") is None
+
+    await eventually(forgotten, "forgetting", 30.0)
+    probe = FeatureHashingEmbedder(vectors.dimension).embed(["Grace Modularity Scores"])[0]
+    hits = await vectors.search(scope, probe, k=20)
+    assert hits
+    assert all(second.data.message_id not in h.source_ids for h in hits)
+    assert await graph.entity(scope, "Leiden Algorithm") is not None

@@ -34,3 +34,17 @@ def test_the_database_is_never_taken_from_the_fleet(monkeypatch: pytest.MonkeyPa
     assert GraphragIngestSettings().database_url.endswith("/coagent_graphrag_ingest")
     monkeypatch.setenv("GRAPHRAG_INGEST_DATABASE_URL", "postgresql+asyncpg://me@here/mine")
     assert GraphragIngestSettings().database_url == "postgresql+asyncpg://me@here/mine"
+
+
+def test_debounce_and_model_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPHRAG_INGEST_DEBOUNCE_QUIET_S", "5")
+    monkeypatch.setenv("GRAPHRAG_INGEST_DEBOUNCE_MAX_WAIT_S", "60")
+    settings = GraphragIngestSettings()
+    assert (settings.debounce_quiet_s, settings.debounce_max_wait_s) == (5.0, 60.0)
+    assert settings.llm_api_key is None  # offline extraction unless a key is configured
+    assert GraphragIngestSettings.env_name("llm_api_key") == "GRAPHRAG_INGEST_LLM_API_KEY"
+
+
+def test_a_max_wait_shorter_than_the_quiet_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="DEBOUNCE_MAX_WAIT_S"):
+        GraphragIngestSettings(debounce_quiet_s=10, debounce_max_wait_s=1)

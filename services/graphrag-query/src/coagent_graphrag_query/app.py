@@ -5,17 +5,38 @@ from __future__ import annotations
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from coagent_graphrag_query.adapters.extractive import ExtractiveChatModel
 from coagent_graphrag_query.adapters.redis import RedisBuildStatusStore
 from coagent_graphrag_query.consumers import register_consumers
 from coagent_graphrag_query.endpoints import router
+from coagent_graphrag_query.graph_endpoints import router as graph_router
+from coagent_graphrag_query.graph_views import GraphViews
+from coagent_graphrag_query.ports import BuildStatusStore
+from coagent_graphrag_query.retrieval import Retriever
+from coagent_graphrag_query.search import SearchService
 from coagent_graphrag_query.service import QueryService
 from coagent_graphrag_query.settings import GraphragQuerySettings
+from coagent_graphstore.embedding import FeatureHashingEmbedder
 from coagent_graphstore.factory import open_graph_store, open_vector_index
+from coagent_graphstore.ports import GraphStore, VectorIndex
 from coagent_kit.app import build_app
 from coagent_kit.broker import create_broker
 from coagent_kit.health import nats_check, redis_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.settings import ServiceSettings
+
+
+def install_graph_routes(
+    app: FastAPI, graph: GraphStore, vectors: VectorIndex, build_status: BuildStatusStore
+) -> None:
+    """The public graph routes over these ports, answering with the offline composer.
+
+    The query embedder must be the one ingestion wrote vectors with: same class, same dimension.
+    """
+    retriever = Retriever(graph, vectors, FeatureHashingEmbedder(vectors.dimension))
+    app.state.graph_views = GraphViews(graph, build_status)
+    app.state.search = SearchService(retriever, ExtractiveChatModel())
+    app.include_router(graph_router)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
@@ -26,7 +47,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     cache = Redis.from_url(cfg.redis_url)
     storage = cfg.storage()
     graph_store, vector_index = open_graph_store(storage), open_vector_index(storage)
-    query = QueryService(RedisBuildStatusStore(cache))
+    build_status = RedisBuildStatusStore(cache)
+    query = QueryService(build_status)
     register_consumers(broker, query)
 
     closers = [graph_store.close, vector_index.close, cache.aclose]
@@ -45,9 +67,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         },
     )
     app.state.query = query
-    # The read side of the graph and vector ports that search will use.
     app.state.graph_store = graph_store
     app.state.vector_index = vector_index
     app.state.broker = broker
+    install_graph_routes(app, graph_store, vector_index, build_status)
     app.include_router(router)
     return app

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from coagent_graphrag_query.answers import Passage
 from coagent_graphrag_query.domain import BuildStatus, JobOutcome
 
 
@@ -17,3 +19,14 @@ class BuildStatusStore(Protocol):
     async def get(self, room_id: str) -> BuildStatus | None:
         """The room's status, or None before its first job ended."""
         ...
+
+
+class ChatModel(Protocol):
+    """Writes the answer to a question from numbered passages.
+
+    Every sentence must end with markers naming the passages it relies on (``… [1][3]``);
+    sentences without a supporting passage are dropped afterwards, so a model that guesses
+    only loses text, never adds unsupported claims.
+    """
+
+    async def answer(self, question: str, passages: Sequence[Passage]) -> str: ...

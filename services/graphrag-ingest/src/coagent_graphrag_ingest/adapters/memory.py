@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from coagent_contracts.envelope import uuid7
-from coagent_graphrag_ingest.domain import IngestJob, NewIngestJob, SourceKind
+from coagent_graphrag_ingest.chunking import SourceRecord
+from coagent_graphrag_ingest.domain import IngestJob, JobStatus, NewIngestJob, SourceKind
 from coagent_kit.unit_of_work import MemoryEventLog
 from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
 
@@ -16,6 +19,9 @@ class MemoryStore(MemoryEventLog):
     def __init__(self) -> None:
         super().__init__()
         self.jobs: list[IngestJob] = []
+        self.sources: dict[tuple[str, str], SourceRecord] = {}
+        #: (room, delta key) -> chunk id
+        self.extractions: dict[tuple[str, str], str] = {}
 
 
 class MemoryIngestJobRepository:
@@ -52,8 +58,72 @@ class MemoryIngestJobRepository:
         self.forgotten |= doomed
         return len(doomed)
 
+    async def pending_rooms(self, limit: int) -> list[str]:
+        pending = sorted((j.created_at, j.body.room_id) for j in self._store.jobs
+                         if j.status == "pending")  # fmt: skip
+        return list(dict.fromkeys(room for _, room in pending))[:limit]
+
+    async def pending_ids(self, room_id: str) -> list[str]:
+        return sorted(
+            j.job_id
+            for j in self._store.jobs
+            if j.body.room_id == room_id and j.status == "pending"
+        )
+
+    async def finish(
+        self, room_id: str, job_ids: Sequence[str], status: JobStatus
+    ) -> list[IngestJob]:
+        wanted = set(job_ids)
+        done: list[IngestJob] = []
+        for index, job in enumerate(self._store.jobs):
+            if job.job_id in wanted and job.body.room_id == room_id and job.status == "pending":
+                job = replace(job, status=status, updated_at=datetime.now(UTC))
+                self._store.jobs[index] = job
+                done.append(job)
+        return sorted(done, key=lambda j: j.job_id)
+
     def _visible(self) -> list[IngestJob]:
         return [*self._store.jobs, *self.staged]
+
+
+class MemorySourceRepository:
+    """Writes straight into the shared store (tests never roll source writes back)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def put(self, room_id: str, source: SourceRecord) -> None:
+        self._store.sources[(room_id, source.source_id)] = source
+
+    async def for_room(self, room_id: str) -> list[SourceRecord]:
+        return [s for (room, _), s in self._store.sources.items() if room == room_id]
+
+    async def forget(self, room_id: str, source_ids: Sequence[str]) -> int:
+        doomed = [(room_id, i) for i in source_ids if (room_id, i) in self._store.sources]
+        for key in doomed:
+            del self._store.sources[key]
+        return len(doomed)
+
+
+class MemoryExtractionLedger:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def known(self, room_id: str, keys: Sequence[str]) -> set[str]:
+        return {k for k in keys if (room_id, k) in self._store.extractions}
+
+    async def record(self, room_id: str, entries: Sequence[tuple[str, str]]) -> None:
+        for key, chunk in entries:
+            self._store.extractions[(room_id, key)] = chunk
+
+    async def chunk_ids(self, room_id: str) -> set[str]:
+        return {c for (room, _), c in self._store.extractions.items() if room == room_id}
+
+    async def forget_chunks(self, room_id: str, chunk_ids: Sequence[str]) -> None:
+        doomed = set(chunk_ids)
+        for key, chunk in list(self._store.extractions.items()):
+            if key[0] == room_id and chunk in doomed:
+                del self._store.extractions[key]
 
 
 class MemoryUnitOfWork(KitMemoryUnitOfWork):
@@ -65,6 +135,8 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
 
     def begin(self) -> None:
         self.jobs = MemoryIngestJobRepository(self._store)
+        self.sources = MemorySourceRepository(self._store)
+        self.extractions = MemoryExtractionLedger(self._store)
 
     def apply(self) -> None:
         self._store.jobs.extend(self.jobs.staged)

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Column,
     DateTime,
     Index,
+    PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     delete,
     func,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coagent_contracts.envelope import uuid7
+from coagent_graphrag_ingest.chunking import SourceRecord
 from coagent_graphrag_ingest.domain import (
     JOB_STATUSES,
     SOURCE_KINDS,
     IngestJob,
+    JobStatus,
     NewIngestJob,
     SourceKind,
 )
@@ -55,6 +62,123 @@ ingest_jobs = Table(
     # Serves the per-room listing, newest first.
     Index("ix_ingest_jobs_room_created", "room_id", "created_at"),
 )
+
+
+#: The text extraction reads; a tombstone deletes the row, so forgotten text is gone here too.
+ingest_sources = Table(
+    "ingest_sources",
+    metadata,
+    Column("room_id", String(64), nullable=False),
+    Column("source_id", String(64), nullable=False),
+    Column("source_kind", String(16), nullable=False),
+    Column("seq", BigInteger, nullable=False, server_default="0"),
+    Column("speaker", String(200), nullable=False),
+    Column("speaker_kind", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("room_id", "source_id"),
+    CheckConstraint("source_kind in ('message', 'artifact')", name="source_kind"),
+)
+
+#: Delta keys (sha256 of prompt version, extractor, sources and text) already in the graph.
+ingest_extractions = Table(
+    "ingest_extractions",
+    metadata,
+    Column("room_id", String(64), nullable=False),
+    Column("extraction_key", String(64), nullable=False),
+    Column("chunk_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("room_id", "extraction_key"),
+    Index("ix_ingest_extractions_room_chunk", "room_id", "chunk_id"),
+)
+
+
+class PostgresSourceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def put(self, room_id: str, source: SourceRecord) -> None:
+        values = {
+            "source_kind": source.source_kind,
+            "seq": source.seq,
+            "speaker": source.speaker[:200],
+            "speaker_kind": source.speaker_kind,
+            "content": source.content,
+            "updated_at": func.now(),
+        }
+        statement = insert(ingest_sources).values(
+            room_id=room_id, source_id=source.source_id, **values
+        )
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[ingest_sources.c.room_id, ingest_sources.c.source_id],
+                set_=values,
+            )
+        )
+
+    async def for_room(self, room_id: str) -> list[SourceRecord]:
+        rows = await self._session.execute(
+            select(ingest_sources).where(ingest_sources.c.room_id == room_id)
+        )
+        return [
+            SourceRecord(
+                source_kind=row["source_kind"],
+                source_id=row["source_id"],
+                speaker=row["speaker"],
+                speaker_kind=row["speaker_kind"],
+                content=row["content"],
+                seq=row["seq"],
+            )
+            for row in rows.mappings()
+        ]
+
+    async def forget(self, room_id: str, source_ids: Sequence[str]) -> int:
+        result = await self._session.execute(
+            delete(ingest_sources).where(
+                ingest_sources.c.room_id == room_id,
+                ingest_sources.c.source_id.in_(list(source_ids)),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class PostgresExtractionLedger:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def known(self, room_id: str, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        rows = await self._session.execute(
+            select(ingest_extractions.c.extraction_key).where(
+                ingest_extractions.c.room_id == room_id,
+                ingest_extractions.c.extraction_key.in_(list(keys)),
+            )
+        )
+        return set(rows.scalars())
+
+    async def record(self, room_id: str, entries: Sequence[tuple[str, str]]) -> None:
+        if not entries:
+            return
+        rows = [{"room_id": room_id, "extraction_key": k, "chunk_id": c} for k, c in entries]
+        await self._session.execute(
+            insert(ingest_extractions).values(rows).on_conflict_do_nothing()
+        )
+
+    async def chunk_ids(self, room_id: str) -> set[str]:
+        rows = await self._session.execute(
+            select(ingest_extractions.c.chunk_id).where(ingest_extractions.c.room_id == room_id)
+        )
+        return set(rows.scalars())
+
+    async def forget_chunks(self, room_id: str, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids:
+            await self._session.execute(
+                delete(ingest_extractions).where(
+                    ingest_extractions.c.room_id == room_id,
+                    ingest_extractions.c.chunk_id.in_(list(chunk_ids)),
+                )
+            )
 
 
 class PostgresIngestJobRepository:
@@ -100,6 +224,41 @@ class PostgresIngestJobRepository:
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def pending_rooms(self, limit: int) -> list[str]:
+        rows = await self._session.execute(
+            select(ingest_jobs.c.room_id)
+            .where(ingest_jobs.c.status == "pending")
+            .group_by(ingest_jobs.c.room_id)
+            .order_by(func.min(ingest_jobs.c.created_at))
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def pending_ids(self, room_id: str) -> list[str]:
+        rows = await self._session.execute(
+            select(ingest_jobs.c.job_id)
+            .where(ingest_jobs.c.room_id == room_id, ingest_jobs.c.status == "pending")
+            .order_by(ingest_jobs.c.job_id)
+        )
+        return list(rows.scalars())
+
+    async def finish(
+        self, room_id: str, job_ids: Sequence[str], status: JobStatus
+    ) -> list[IngestJob]:
+        if not job_ids:
+            return []
+        rows = await self._session.execute(
+            update(ingest_jobs)
+            .where(
+                ingest_jobs.c.room_id == room_id,
+                ingest_jobs.c.job_id.in_(list(job_ids)),
+                ingest_jobs.c.status == "pending",
+            )
+            .values(status=status, updated_at=func.now())
+            .returning(ingest_jobs)
+        )
+        return sorted((_to_job(r) for r in rows.mappings()), key=lambda j: j.job_id)
+
 
 def _to_job(row: Any) -> IngestJob:
     return IngestJob(
@@ -123,3 +282,5 @@ class PostgresUnitOfWork(SqlUnitOfWork):
 
     def bind(self, session: AsyncSession) -> None:
         self.jobs = PostgresIngestJobRepository(session)
+        self.sources = PostgresSourceRepository(session)
+        self.extractions = PostgresExtractionLedger(session)
