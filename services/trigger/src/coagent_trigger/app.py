@@ -14,9 +14,17 @@ from coagent_kit.settings import ServiceSettings
 from coagent_trigger.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_trigger.adapters.postgres_errors import install_data_exception_handler
 from coagent_trigger.consumers import register_consumers
+from coagent_trigger.dry_run_chat import ChatHistory
+from coagent_trigger.dry_run_endpoints import router as dry_run_router
+from coagent_trigger.due_service import DueService
 from coagent_trigger.endpoints import router
+from coagent_trigger.hooks_endpoints import router as hooks_router
+from coagent_trigger.hooks_service import WebhookService
+from coagent_trigger.overlap_consumers import register_overlap_consumers
+from coagent_trigger.overlap_service import OverlapService
 from coagent_trigger.policy_endpoints import router as policy_router
 from coagent_trigger.policy_service import PolicyService
+from coagent_trigger.schedule_consumer import NatsScheduleCanceller, register_schedule_consumer
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import TriggerService
 from coagent_trigger.settings import TriggerSettings
@@ -31,11 +39,22 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     sessions = session_factory(engine)
     trigger = TriggerService(lambda: PostgresUnitOfWork(sessions, relay.wake))
     policies = PolicyService(
-        lambda: PostgresUnitOfWork(sessions, relay.wake), SecretBox(cfg.webhook_key_material())
+        lambda: PostgresUnitOfWork(sessions, relay.wake),
+        SecretBox(cfg.webhook_key_material()),
+        canceller=NatsScheduleCanceller(broker),
     )
     register_consumers(broker, trigger, policies)
+    register_schedule_consumer(broker, DueService(lambda: PostgresUnitOfWork(sessions, relay.wake)))
+    box = SecretBox(cfg.webhook_key_material())
+    hooks = WebhookService(lambda: PostgresUnitOfWork(sessions, relay.wake), box)
+    register_overlap_consumers(
+        broker, OverlapService(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    )
 
-    lifespan = messaging_lifespan(cfg, broker, relay=relay, closers=[engine.dispose])
+    history = ChatHistory(cfg.chat_url, cfg.internal_token_secret.get_secret_value())
+    lifespan = messaging_lifespan(
+        cfg, broker, relay=relay, closers=[engine.dispose, history.aclose]
+    )
 
     app = build_app(
         cfg,
@@ -46,7 +65,11 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_data_exception_handler(app)
     app.state.trigger = trigger
     app.state.policies = policies
+    app.state.hooks = hooks
+    app.state.chat_history = history
     app.state.broker = broker
     app.include_router(router)
     app.include_router(policy_router)
+    app.include_router(hooks_router)
+    app.include_router(dry_run_router)
     return app

@@ -13,13 +13,24 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from coagent_contracts.trigger import TriggerEventType
 
 __all__ = [
     "MAX_REGEX_LENGTH",
     "ConditionsError",
+    "CronConditions",
+    "SilenceConditions",
+    "TimerConditions",
     "UserMessageConditions",
     "validate_conditions",
 ]
@@ -107,24 +118,35 @@ class UserMessageConditions(_Conditions):
 
 
 class SilenceConditions(_Conditions):
+    """Fire once a room has had no human message for ``threshold_mins``."""
+
     threshold_mins: PositiveMinutes = 5.0
 
 
 class TimerConditions(_Conditions):
+    """Every ``interval_mins`` (plus up to ``jitter_s``, at most half an interval) until
+    ``end_at``."""
+
     interval_mins: PositiveMinutes
     jitter_s: float = Field(default=0.0, ge=0)
     catch_up: CatchUp = "skip"
+    end_at: AwareDatetime | None = None
 
 
 class CronConditions(_Conditions):
+    """A cron expression in an IANA time zone until ``end_at``; 6 fields put seconds first."""
+
     cron: str
     timezone: str = "UTC"
     catch_up: CatchUp = "skip"
+    end_at: AwareDatetime | None = None
 
     @field_validator("cron")
     @classmethod
     def _cron_is_valid(cls, value: str) -> str:
-        if len(value.split()) not in (5, 6) or not croniter.is_valid(value):
+        fields = len(value.split())
+        # Seconds first in a 6-field expression, as NATS schedules and Quartz read it.
+        if fields not in (5, 6) or not croniter.is_valid(value, second_at_beginning=fields == 6):
             raise ValueError("cron must be a valid 5- or 6-field expression")
         return value
 

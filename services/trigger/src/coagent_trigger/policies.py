@@ -20,7 +20,7 @@ ADMIN_ROLES = frozenset({"admin", "super_admin"})
 #: Only this much of a message is searched by keywords and regexes (bounds the matching cost).
 MAX_MATCHED_CHARS = 10_000
 
-FiringOutcome = Literal["fired", "debounced", "skipped"]
+FiringOutcome = Literal["fired", "debounced", "skipped", "buffered"]
 
 
 class TriggerNotFound(NotFound):
@@ -65,6 +65,9 @@ class Policy:
     created_at: datetime
     updated_at: datetime
     secret_cipher: str | None = None
+    #: The owner's platform role when they created the policy: the workflow engine lets a
+    #: policy run only workflows its owner may run (their own, or any for admins).
+    owner_role: str | None = None
 
     def visible_to(self, caller: Caller) -> bool:
         """Owners and admins may read and change a policy."""

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 
 from coagent_kit.auth import Identity
 from coagent_trigger.conditions import ConditionsError
+from coagent_trigger.dry_run_schemas import DryRunRead, DryRunRequest
 from coagent_trigger.policies import Caller
 from coagent_trigger.policy_schemas import (
     FireAccepted,
@@ -109,7 +110,7 @@ async def fire_trigger(
     firing = await policies.fire_manually(
         _caller(identity), trigger_id, request.room_id, request.payload
     )
-    return FireAccepted(firing_id=firing.id, firing_key=firing.firing_key)
+    return FireAccepted(firing_id=firing.id, firing_key=firing.firing_key, outcome=firing.outcome)
 
 
 @router.get("/{trigger_id}/firings", responses=NOT_FOUND)
@@ -122,3 +123,17 @@ async def list_firings(
     """The policy's firing log, newest first."""
     firings = await policies.firings(_caller(identity), trigger_id, limit)
     return [FiringRead.of(f) for f in firings]
+
+
+@router.post(
+    "/{trigger_id}/dry-run",
+    responses={**NOT_FOUND, 422: {"description": "Not a message or silence policy"}},
+)
+async def dry_run_trigger(
+    trigger_id: str, body: DryRunRequest, identity: Identity, policies: Service
+) -> DryRunRead:
+    """Replay messages (as chat's history returns them) against the policy: which firings
+    would have happened. Starts no run and writes nothing."""
+    messages = [m.as_posted() for m in body.messages]
+    result = await policies.dry_run(_caller(identity), trigger_id, messages)
+    return DryRunRead.of(trigger_id, result)

@@ -104,10 +104,13 @@ class FireRequest(BaseModel):
 
 
 class FireAccepted(BaseModel):
-    """The firing was logged and its event queued; the run starts asynchronously."""
+    """The firing was logged; ``outcome`` says whether its run starts (``fired``, then
+    asynchronously), waits for the policy's running run (``buffered``) or was dropped by the
+    overlap rule (``skipped``)."""
 
     firing_id: str
     firing_key: str
+    outcome: FiringOutcome = "fired"
 
 
 class FiringRead(BaseModel):

@@ -12,10 +12,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.chat import MessagePostedData, MessagePostedV1
 from coagent_contracts.envelope import uuid7
 from coagent_contracts.trigger import TriggerEventType
 from coagent_trigger.conditions import UserMessageConditions, validate_conditions
+from coagent_trigger.dry_run import DryRun, replay
 from coagent_trigger.firing import record_firing
 from coagent_trigger.policies import (
     Caller,
@@ -27,8 +28,9 @@ from coagent_trigger.policies import (
     matches_message,
     message_payload,
 )
-from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
+from coagent_trigger.ports import ScheduleCanceller, UnitOfWork, UnitOfWorkFactory
 from coagent_trigger.secrets_box import SecretBox
+from coagent_trigger.time_triggers import arm_policy, debounce_match
 
 MESSAGE_POLICIES_CONSUMER = "trigger-message-policies"
 #: Fields a PUT may change; ``None`` is a value only for ``scope_session_id``.
@@ -74,10 +76,12 @@ class PolicyService:
         unit_of_work: UnitOfWorkFactory,
         box: SecretBox,
         clock: Callable[[], datetime] = _now,
+        canceller: ScheduleCanceller | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._box = box
         self._clock = clock
+        self._canceller = canceller
 
     # ------------------------------------------------------------------ CRUD
 
@@ -98,9 +102,11 @@ class PolicyService:
             created_at=now,
             updated_at=now,
             secret_cipher=self._box.seal(secret) if secret else None,
+            owner_role=caller.platform_role,
         )
         async with self._uow() as uow:
             await uow.policies.save(policy)
+            await arm_policy(uow, None, policy, now)
             await uow.commit()
         return Saved(policy, secret)
 
@@ -135,7 +141,10 @@ class PolicyService:
             elif updated.event_type != "webhook":
                 updated = replace(updated, secret_cipher=None)
             await uow.policies.save(updated)
+            stopped = await arm_policy(uow, current, updated, updated.updated_at)
             await uow.commit()
+        if stopped:
+            await self._cancel_schedules(policy_id)
         return Saved(updated, secret)
 
     async def delete(self, caller: Caller, policy_id: str) -> None:
@@ -144,12 +153,26 @@ class PolicyService:
             await self._visible(uow, caller, policy_id)
             await uow.policies.delete(policy_id)
             await uow.commit()
+        await self._cancel_schedules(policy_id)
+
+    async def _cancel_schedules(self, policy_id: str) -> None:
+        """Drop a stopped policy's pending schedules (after the commit that stopped it)."""
+        if self._canceller is not None:
+            await self._canceller.cancel(policy_id)
 
     async def firings(self, caller: Caller, policy_id: str, limit: int) -> list[Firing]:
         """The policy's firing log, newest first."""
         async with self._uow() as uow:
             await self._visible(uow, caller, policy_id)
             return await uow.firings.latest(policy_id, limit)
+
+    async def dry_run(
+        self, caller: Caller, policy_id: str, messages: list[MessagePostedData]
+    ) -> DryRun:
+        """Which firings the policy would have made over ``messages``; nothing is written."""
+        async with self._uow() as uow:
+            policy = await self._visible(uow, caller, policy_id)
+        return replay(policy, messages, self._clock())
 
     # ------------------------------------------------------------------ firing
 
@@ -183,7 +206,8 @@ class PolicyService:
         """Fire every active ``user_message`` policy of the room that the message satisfies.
 
         Idempotent by event id (inbox claim) and, below that, by firing key (unique column):
-        a redelivered message fires nothing new.
+        a redelivered message fires nothing new. A policy with ``debounce`` does not fire here:
+        the match joins the (policy, room) window, which fires once when it closes.
         """
         data = event.data
         fired: list[Firing] = []
@@ -199,6 +223,18 @@ class PolicyService:
                 if count % every:
                     continue
                 payload = message_payload(data, count)
+                if conditions.debounce is not None:
+                    # Coalesced: the window's end fires once, with the last message.
+                    await debounce_match(
+                        uow,
+                        policy,
+                        conditions.debounce,
+                        data,
+                        event.event_id,
+                        payload,
+                        self._clock(),
+                    )
+                    continue
                 firing = await self._fire(uow, policy, data.room_id, event.event_id, payload)
                 if firing is not None:
                     fired.append(firing)
@@ -215,10 +251,6 @@ class PolicyService:
         fired_by: str | None = None,
     ) -> Firing | None:
         """Log one event-caused firing and queue its event; ``None`` if already fired."""
-        detail: dict[str, Any] = {}
-        if policy.conditions.get("debounce") is not None:
-            # Debounce is validated and stored but not applied yet: say so in the log.
-            detail["debounce"] = "not_applied"
         return await record_firing(
             uow,
             policy,
@@ -227,7 +259,6 @@ class PolicyService:
             payload=payload,
             source_event_id=source_event_id,
             fired_by=fired_by,
-            detail=detail,
         )
 
     @staticmethod

@@ -16,6 +16,8 @@ class TriggerSettings(ServiceSettings):
 
     port: int = 8103
     database_url: str = "postgresql+asyncpg://coagent_trigger@127.0.0.1:5432/coagent_trigger"
+    chat_url: str = "http://127.0.0.1:8101"
+    """Chat's internal API (a room's recent messages, for dry runs)."""
     webhook_secret_key: SecretStr | None = None
     """Encrypts webhook signing secrets at rest; defaults to a key derived from the internal
     token secret (set its own value in production so rotating one does not break the other)."""

@@ -127,7 +127,8 @@ async def test_inactive_and_other_event_types_do_not_fire(
 async def test_message_count_fires_every_nth_match_per_room(
     policies: PolicyService, store: MemoryStore, posted: Posted
 ) -> None:
-    await policy(policies, {"keyword": "q", "message_count": 3}, scope=None)
+    # "allow": no run ever ends here, and the default overlap rule would skip the second firing
+    await policy(policies, {"keyword": "q", "message_count": 3, "overlap": "allow"}, scope=None)
     for seq in range(1, 8):
         await policies.on_message(posted(seq, content="q?"))
         await policies.on_message(posted(seq, content="nope"))  # not matching: not counted

@@ -222,7 +222,9 @@ async def test_delete_removes_the_policy(client: httpx.AsyncClient, as_user: Aut
 async def test_manual_fire_is_202_logged_and_published(
     client: httpx.AsyncClient, as_user: Auth, store: MemoryStore
 ) -> None:
-    policy = await create(client, as_user("u1"), event_type="manual", conditions={})
+    # "allow": the first run never ends here, and the default rule would skip the second firing
+    conditions = {"overlap": "allow"}
+    policy = await create(client, as_user("u1"), event_type="manual", conditions=conditions)
 
     response = await client.post(
         f"{BASE}/{policy['id']}/fire", json={"payload": {"topic": "x"}}, headers=as_user("u1")

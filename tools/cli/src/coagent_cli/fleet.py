@@ -131,6 +131,8 @@ class Fleet:
         else:
             env[f"{spec.prefix}HOST"] = self.config.host
             env[f"{spec.prefix}PORT"] = str(self.config.port(spec))
+        if spec.name == "trigger":  # dry runs read a room's recent messages from chat
+            env["TRIGGER_CHAT_URL"] = self.config.url(SERVICES[0])
         if spec.has_database:
             env[f"{spec.prefix}DATABASE_URL"] = self._database_urls[spec.name]
         return env

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
 from coagent_kit.unit_of_work import MemoryEventLog
 from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
+from coagent_trigger.adapters.memory_schedules import (
+    MemoryBurstRepository,
+    MemoryClockRepository,
+    MemoryScheduleQueue,
+    TimerMemory,
+)
 from coagent_trigger.domain import RoomActivity
-from coagent_trigger.policies import Firing, Policy
+from coagent_trigger.overlap import BufferedFiring, TrackedRun
+from coagent_trigger.policies import Firing, FiringOutcome, Policy
 
 
 class MemoryStore(MemoryEventLog):
@@ -17,6 +28,9 @@ class MemoryStore(MemoryEventLog):
         self.policies: dict[str, Policy] = {}
         self.firings: dict[str, Firing] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        self.tracked_runs: dict[str, TrackedRun] = {}
+        self.buffered: dict[tuple[str, str], BufferedFiring] = {}
+        self.timers = TimerMemory()
 
 
 class MemoryRoomActivityRepository:
@@ -32,6 +46,10 @@ class MemoryRoomActivityRepository:
 
     async def save(self, activity: RoomActivity) -> None:
         self.staged[activity.room_id] = activity
+
+    async def with_human_messages(self) -> list[RoomActivity]:
+        merged = {**self._store.activity, **self.staged}
+        return [a for a in merged.values() if a.last_human_message_at is not None]
 
 
 class MemoryPolicyRepository:
@@ -87,6 +105,16 @@ class MemoryFiringRepository:
         found = [f for f in every if f.policy_id == policy_id]
         return sorted(found, key=lambda f: (f.created_at, f.id), reverse=True)[:limit]
 
+    async def by_key(self, firing_key: str) -> Firing | None:
+        return self.staged.get(firing_key, self._store.firings.get(firing_key))
+
+    async def set_outcome(
+        self, firing_key: str, outcome: FiringOutcome, detail: dict[str, Any]
+    ) -> None:
+        current = await self.by_key(firing_key)
+        if current is not None:
+            self.staged[firing_key] = replace(current, outcome=outcome, detail=detail)
+
 
 class MemoryCounterRepository:
     """Staged counter values over the store's."""
@@ -102,6 +130,52 @@ class MemoryCounterRepository:
         return value
 
 
+class MemoryOverlapRepository:
+    """Staged tracked runs and held-back firings over the store's."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self.staged: dict[str, TrackedRun] = {}
+        self.held: dict[tuple[str, str], BufferedFiring | None] = {}
+        self.forgotten: set[str] = set()
+
+    async def lock(self, policy_id: str, room_key: str) -> None:
+        return None  # never suspends between read and write: nothing to serialise
+
+    async def tracked(self, policy_id: str, room_key: str) -> list[TrackedRun]:
+        every = {**self._store.tracked_runs, **self.staged}.values()
+        return [
+            r
+            for r in every
+            if r.policy_id == policy_id and r.room_key == room_key and r.state != "ended"
+        ]
+
+    async def get(self, firing_key: str) -> TrackedRun | None:
+        if firing_key in self.forgotten and firing_key not in self.staged:
+            return None
+        return self.staged.get(firing_key, self._store.tracked_runs.get(firing_key))
+
+    async def save(self, run: TrackedRun) -> None:
+        self.staged[run.firing_key] = run
+
+    async def prune(self, policy_id: str, room_key: str, ended_before: datetime) -> None:
+        for key, run in {**self._store.tracked_runs, **self.staged}.items():
+            slot = (run.policy_id, run.room_key) == (policy_id, room_key)
+            if slot and run.state == "ended" and run.updated_at < ended_before:
+                self.forgotten.add(key)
+                self.staged.pop(key, None)
+
+    async def buffered(self, policy_id: str, room_key: str) -> BufferedFiring | None:
+        slot = (policy_id, room_key)
+        return self.held[slot] if slot in self.held else self._store.buffered.get(slot)
+
+    async def hold(self, firing: BufferedFiring) -> None:
+        self.held[(firing.policy_id, firing.room_key)] = firing
+
+    async def release(self, policy_id: str, room_key: str) -> None:
+        self.held[(policy_id, room_key)] = None
+
+
 class MemoryUnitOfWork(KitMemoryUnitOfWork):
     """Buffers writes and events; nothing is visible until ``commit``."""
 
@@ -114,12 +188,20 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
         self.policies = MemoryPolicyRepository(self._store)
         self.firings = MemoryFiringRepository(self._store)
         self.counters = MemoryCounterRepository(self._store)
+        self.overlap = MemoryOverlapRepository(self._store)
+        self.schedules = MemoryScheduleQueue(self._store.timers)
+        self.clocks = MemoryClockRepository(self._store.timers)
+        self.bursts = MemoryBurstRepository(self._store.timers)
 
     def apply(self) -> None:
+        self.schedules.apply()
+        self.clocks.apply()
+        self.bursts.apply()
         self._store.activity.update(self.activity.staged)
         self._store.policies.update(self.policies.staged)
         for policy_id in self.policies.deleted:
             self._store.policies.pop(policy_id, None)
+            self._store.timers.forget_policy(policy_id)
             self._store.firings = {
                 k: f for k, f in self._store.firings.items() if f.policy_id != policy_id
             }
@@ -128,3 +210,11 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
             }
         self._store.firings.update(self.firings.staged)
         self._store.counters.update(self.counters.staged)
+        for key in self.overlap.forgotten:
+            self._store.tracked_runs.pop(key, None)
+        self._store.tracked_runs.update(self.overlap.staged)
+        for slot, held in self.overlap.held.items():
+            if held is None:
+                self._store.buffered.pop(slot, None)
+            else:
+                self._store.buffered[slot] = held

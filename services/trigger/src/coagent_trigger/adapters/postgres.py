@@ -19,6 +19,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,8 +27,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from coagent_kit.db import new_metadata
 from coagent_kit.outbox import inbox_table, outbox_table
 from coagent_kit.unit_of_work import SqlUnitOfWork
+from coagent_trigger.adapters.postgres_overlap import PostgresOverlapRepository, overlap_tables
+from coagent_trigger.adapters.postgres_schedules import (
+    OutboxScheduleQueue,
+    PostgresBurstRepository,
+    PostgresClockRepository,
+    burst_table,
+    clock_table,
+)
 from coagent_trigger.domain import RoomActivity
-from coagent_trigger.policies import Firing, Policy
+from coagent_trigger.policies import Firing, FiringOutcome, Policy
 
 metadata = new_metadata()
 outbox = outbox_table(metadata)
@@ -57,6 +66,7 @@ trigger_policies = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("secret_cipher", Text),
+    Column("owner_role", String(32)),
 )
 
 firings = Table(
@@ -93,6 +103,12 @@ policy_counters = Table(
     Column("matched", Integer, nullable=False),
 )
 
+tracked_runs, buffered_firings = overlap_tables(metadata)
+
+
+trigger_clocks = clock_table(metadata)
+debounce_bursts = burst_table(metadata)
+
 
 class PostgresRoomActivityRepository:
     """Row per room; writers of one room are serialised by a transaction-scoped advisory lock."""
@@ -112,15 +128,11 @@ class PostgresRoomActivityRepository:
                 select(room_activity).where(room_activity.c.room_id == room_id)
             )
         ).one_or_none()
-        if row is None:
-            return None
-        return RoomActivity(
-            room_id=row.room_id,
-            last_message_at=row.last_message_at,
-            last_human_message_at=row.last_human_message_at,
-            message_count=row.message_count,
-            last_seq=row.last_seq,
-        )
+        return None if row is None else _activity(row)
+
+    async def with_human_messages(self) -> list[RoomActivity]:
+        query = select(room_activity).where(room_activity.c.last_human_message_at.is_not(None))
+        return [_activity(row) for row in await self._session.execute(query)]
 
     async def save(self, activity: RoomActivity) -> None:
         values = {
@@ -136,6 +148,16 @@ class PostgresRoomActivityRepository:
         )
 
 
+def _activity(row: Any) -> RoomActivity:
+    return RoomActivity(
+        room_id=row.room_id,
+        last_message_at=row.last_message_at,
+        last_human_message_at=row.last_human_message_at,
+        message_count=row.message_count,
+        last_seq=row.last_seq,
+    )
+
+
 def _policy(row: Any) -> Policy:
     return Policy(
         id=row.id,
@@ -149,6 +171,7 @@ def _policy(row: Any) -> Policy:
         created_at=row.created_at,
         updated_at=row.updated_at,
         secret_cipher=row.secret_cipher,
+        owner_role=row.owner_role,
     )
 
 
@@ -219,6 +242,20 @@ class PostgresFiringRepository:
         )
         return [Firing(**row._asdict()) for row in await self._session.execute(query)]
 
+    async def by_key(self, firing_key: str) -> Firing | None:
+        query = select(firings).where(firings.c.firing_key == firing_key)
+        row = (await self._session.execute(query)).one_or_none()
+        return None if row is None else Firing(**row._asdict())
+
+    async def set_outcome(
+        self, firing_key: str, outcome: FiringOutcome, detail: dict[str, Any]
+    ) -> None:
+        await self._session.execute(
+            update(firings)
+            .where(firings.c.firing_key == firing_key)
+            .values(outcome=outcome, detail=detail)
+        )
+
 
 class PostgresCounterRepository:
     """``INSERT … ON CONFLICT DO UPDATE`` takes the row lock, so concurrent matches all count."""
@@ -251,3 +288,11 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         self.policies = PostgresPolicyRepository(session)
         self.firings = PostgresFiringRepository(session)
         self.counters = PostgresCounterRepository(session)
+        self.schedules = OutboxScheduleQueue(session, outbox, self._schedule_queued)
+        self.clocks = PostgresClockRepository(session, trigger_clocks)
+        self.bursts = PostgresBurstRepository(session, debounce_bursts)
+        self.overlap = PostgresOverlapRepository(session, tracked_runs, buffered_firings)
+
+    def _schedule_queued(self) -> None:
+        # An armed schedule is an outbox row like an event: the relay must wake on commit.
+        self._queued_events = True
