@@ -10,14 +10,11 @@ open to the internet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from coagent_gateway.routing.forward import forward, forwarded_to
+from coagent_gateway.routing.forward import body_stream, capped_body, forward, forwarded_to
 from coagent_kit.auth import InternalIdentity
-from coagent_kit.errors import ServiceError
 
 SERVICE = "workflow-engine"
 #: A message is at most 32 000 characters of content; 64 KiB leaves room for JSON and metadata.
@@ -25,27 +22,6 @@ MAX_BODY_BYTES = 64 * 1024
 #: Who the engine is told is calling: not a user (the agent token decides, not this identity).
 A2A_IDENTITY = InternalIdentity(user_id="a2a", platform_role="guest")
 AGENT_HEADERS = ("x-agent-id", "x-agent-token")
-
-
-class PayloadTooLarge(ServiceError):
-    status, code = 413, "payload_too_large"
-
-
-async def _capped_body(request: Request) -> bytes:
-    """The whole body, refused as soon as it is known to exceed the cap (header or bytes)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes")
-    return bytes(body)
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
 
 
 router = APIRouter(prefix="/api/v1/a2a", tags=["a2a"])
@@ -73,7 +49,7 @@ async def a2a_health(request: Request) -> StreamingResponse:
 async def a2a_webhook(request: Request) -> StreamingResponse:
     """An external agent's message into a room (no session: the engine checks the agent token;
     413 ``payload_too_large`` above 64 KiB)."""
-    body = await _capped_body(request)
+    body = await capped_body(request, MAX_BODY_BYTES)
     return await forward(
         request,
         request.app.state.services,
@@ -81,5 +57,5 @@ async def a2a_webhook(request: Request) -> StreamingResponse:
         "/api/v1/a2a/webhook",
         A2A_IDENTITY,
         extra_headers=AGENT_HEADERS,
-        content=_once(body),
+        content=body_stream(body),
     )

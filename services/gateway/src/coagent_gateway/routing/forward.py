@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 
 from coagent_gateway.adapters.services_http import ServiceClient
 from coagent_kit.auth import InternalIdentity
-from coagent_kit.errors import BadRequest
+from coagent_kit.errors import BadRequest, ServiceError
 
 #: Request headers a service may need; cookies and credentials never leave the gateway.
 FORWARDED_REQUEST = ("content-type", "content-length", "accept", "idempotency-key", "last-event-id")
@@ -95,3 +95,26 @@ async def forward(
         headers=passed,
         background=BackgroundTask(upstream.aclose),
     )
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+async def capped_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused as soon as it is known to exceed ``limit`` bytes (declared length
+    or bytes received): routes open to the internet cap what reaches a service."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body exceeds {limit} bytes")
+    return bytes(body)
+
+
+async def body_stream(body: bytes) -> AsyncIterator[bytes]:
+    """``body`` as the one-chunk stream :func:`forward` sends on."""
+    yield body

@@ -9,13 +9,16 @@ to the internet; the signature headers are passed on untouched.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from coagent_gateway.routing.a2a import PayloadTooLarge
-from coagent_gateway.routing.forward import forward, forwarded_to, quoted_path
+from coagent_gateway.routing.forward import (
+    body_stream,
+    capped_body,
+    forward,
+    forwarded_to,
+    quoted_path,
+)
 from coagent_kit.auth import InternalIdentity
 
 SERVICE = "trigger"
@@ -24,23 +27,6 @@ MAX_BODY_BYTES = 256 * 1024
 #: Who the trigger service is told is calling: no user (the signature decides).
 HOOK_IDENTITY = InternalIdentity(user_id="webhook", platform_role="guest")
 HOOK_HEADERS = ("x-coagent-timestamp", "x-coagent-signature", "x-coagent-delivery")
-
-
-async def _capped_body(request: Request) -> bytes:
-    """The whole body, refused as soon as it is known to exceed the cap (header or bytes)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"Request body exceeds {MAX_BODY_BYTES} bytes")
-    return bytes(body)
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
 
 
 router = APIRouter(prefix="/api/v1/hooks", tags=["webhooks"])
@@ -55,7 +41,7 @@ router = APIRouter(prefix="/api/v1/hooks", tags=["webhooks"])
 async def trigger_hook(policy_id: str, request: Request) -> StreamingResponse:
     """A signed delivery for a webhook policy (no session: the trigger service checks the
     ``X-CoAgent-Signature`` HMAC; 413 ``payload_too_large`` above 256 KiB)."""
-    body = await _capped_body(request)
+    body = await capped_body(request, MAX_BODY_BYTES)
     return await forward(
         request,
         request.app.state.services,
@@ -63,5 +49,5 @@ async def trigger_hook(policy_id: str, request: Request) -> StreamingResponse:
         quoted_path(request),
         HOOK_IDENTITY,
         extra_headers=HOOK_HEADERS,
-        content=_once(body),
+        content=body_stream(body),
     )
