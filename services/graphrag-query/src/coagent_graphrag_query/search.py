@@ -22,7 +22,10 @@ _THEMATIC = re.compile(
 
 
 class GlobalSearchUnavailable(ServiceError):
-    status, code = 501, "global_search_unavailable"
+    """Global search answers from community reports, and the room has none: a state of the room
+    (409, like any request its current state cannot serve), not a server failure."""
+
+    status, code = 409, "communities_not_built"
 
 
 def route(question: str, *, linked_entities: bool, global_available: bool) -> SearchMode:
@@ -44,8 +47,8 @@ class SearchService:
         chosen = mode if mode != "auto" else await self._route(scope, question)
         if chosen == "global":
             raise GlobalSearchUnavailable(
-                "Global search over community reports is not available yet; "
-                "ask with mode 'local' or 'basic', or 'auto'"
+                "Global search answers from community reports and this room has none yet; "
+                "ask with mode 'local', 'basic' or 'auto'"
             )
         found: Retrieved
         if chosen == "local":

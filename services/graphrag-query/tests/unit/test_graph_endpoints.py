@@ -168,12 +168,12 @@ async def test_a_question_in_another_room_finds_nothing_of_room_a(
         assert body["answer"] == "Nothing in this room's conversation answers that question."
 
 
-async def test_global_mode_is_501_with_a_code(client: httpx.AsyncClient) -> None:
+async def test_global_mode_is_409_until_communities_exist(client: httpx.AsyncClient) -> None:
     response = await client.post(
         f"{BASE}/room-a/query", json={"question": "Main themes?", "mode": "global"}
     )
-    assert response.status_code == 501
-    assert response.json()["code"] == "global_search_unavailable"
+    assert response.status_code == 409
+    assert response.json()["code"] == "communities_not_built"
 
 
 @pytest.mark.parametrize("body", [{}, {"question": ""}, {"question": "x", "mode": "drift"}])

@@ -95,8 +95,8 @@ async def test_another_room_never_sees_room_a(stores: Stores) -> None:
 async def test_global_search_is_not_available_yet(stores: Stores) -> None:
     with pytest.raises(GlobalSearchUnavailable) as raised:
         await service(stores).ask(ROOM_A, "What are the main themes?", "global")
-    assert raised.value.status == 501
-    assert raised.value.code == "global_search_unavailable"
+    assert raised.value.status == 409
+    assert raised.value.code == "communities_not_built"
 
 
 async def test_a_busy_neighbour_does_not_crowd_out_the_seed_chunks() -> None:
