@@ -16,13 +16,13 @@ from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitO
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.domain import (
     AgentAlreadyAssigned,
+    AgentInput,
     AgentTypeExists,
     Caller,
     KeyAliasTaken,
 )
 from coagent_workflow_engine.agents.endpoints import AgentsApi
 from coagent_workflow_engine.agents.routes import build_agents_api
-from coagent_workflow_engine.agents.service import AgentInput
 
 pytestmark = pytest.mark.integration
 

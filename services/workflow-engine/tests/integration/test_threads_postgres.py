@@ -13,9 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coagent_kit.db import create_engine, session_factory
 from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitOfWork
 from coagent_workflow_engine.agents.crypto import KeyCipher
-from coagent_workflow_engine.agents.domain import Caller
+from coagent_workflow_engine.agents.domain import AgentInput, Caller
 from coagent_workflow_engine.agents.routes import build_agents_api
-from coagent_workflow_engine.agents.service import AgentInput
 from coagent_workflow_engine.threads.domain import ThreadNotFound
 from coagent_workflow_engine.threads.postgres import PostgresThreadStore
 from coagent_workflow_engine.threads.service import NewThread, ThreadService

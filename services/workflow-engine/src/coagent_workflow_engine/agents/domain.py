@@ -322,3 +322,51 @@ def callback_token_matches(stored_hash: str | None, token: str) -> bool:
     if stored_hash is None or not token:
         return False
     return hmac.compare_digest(stored_hash, hash_callback_token(token))
+
+
+# -- what callers send and see --------------------------------------------------------------
+
+#: Fields a client may set; everything else it sends back (id, created_by, …) is ignored.
+EDITABLE_FIELDS = frozenset(
+    {
+        "name",
+        "type",
+        "system_prompt",
+        "model_provider",
+        "model",
+        "is_active",
+        "context_window",
+        "context_strategy",
+        "settings",
+        "trigger_config",
+        "schedule_config",
+        "user_key_ids",
+        "is_external",
+        "external_config",
+        "category",
+        "capabilities",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AgentInput:
+    """Validated fields to set (only those given) and the write-only secrets.
+
+    A secret is ``None`` to keep it, ``""`` to clear it, anything else to set it.
+    """
+
+    changes: dict[str, Any] = field(default_factory=dict)
+    api_key: str | None = None
+    external_token: str | None = None
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """An agent as callers see it: secrets masked, never decrypted beyond the mask."""
+
+    agent: Agent
+    masked_api_key: str | None
+    has_external_token: bool
+    #: The A2A callback token, only in the one response that issued it.
+    callback_token: str | None = None

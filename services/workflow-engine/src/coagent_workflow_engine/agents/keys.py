@@ -17,6 +17,7 @@ from coagent_workflow_engine.agents.configs import schedule_allows
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.domain import (
     Agent,
+    AgentView,
     Caller,
     KeyAliasTaken,
     KeyNotFound,
@@ -25,7 +26,7 @@ from coagent_workflow_engine.agents.domain import (
     mask_secret,
 )
 from coagent_workflow_engine.agents.ports import AgentsUnitOfWorkFactory
-from coagent_workflow_engine.agents.service import AgentService, AgentView, managed_agent
+from coagent_workflow_engine.agents.service import AgentService, managed_agent
 
 Clock = Callable[[], datetime]
 #: Providers that need no key: the deterministic offline model and external (webhook) agents.

@@ -10,12 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints,
 
 from coagent_workflow_engine.agents.configs import ScheduleConfig, TriggerConfig, stored
 from coagent_workflow_engine.agents.domain import (
+    EDITABLE_FIELDS,
+    AgentInput,
     AgentType,
     AgentVersion,
+    AgentView,
     ContextStrategy,
     ModelProvider,
 )
-from coagent_workflow_engine.agents.service import EDITABLE_FIELDS, AgentInput, AgentView
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]

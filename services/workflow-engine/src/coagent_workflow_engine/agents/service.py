@@ -7,18 +7,20 @@ transaction, so ``current_version`` always names exactly what a run is about to 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from coagent_contracts.envelope import uuid7
 from coagent_kit.errors import Forbidden
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.domain import (
+    EDITABLE_FIELDS,
     Agent,
+    AgentInput,
     AgentNameTaken,
     AgentNotFound,
     AgentVersion,
+    AgentView,
     Caller,
     ExternalConfigRequired,
     InvalidUserKey,
@@ -38,51 +40,6 @@ from coagent_workflow_engine.agents.domain import (
 from coagent_workflow_engine.agents.ports import AgentsUnitOfWork, AgentsUnitOfWorkFactory
 
 Clock = Callable[[], datetime]
-
-#: Fields a client may set; everything else it sends back (id, created_by, …) is ignored.
-EDITABLE_FIELDS = frozenset(
-    {
-        "name",
-        "type",
-        "system_prompt",
-        "model_provider",
-        "model",
-        "is_active",
-        "context_window",
-        "context_strategy",
-        "settings",
-        "trigger_config",
-        "schedule_config",
-        "user_key_ids",
-        "is_external",
-        "external_config",
-        "category",
-        "capabilities",
-    }
-)
-
-
-@dataclass(frozen=True)
-class AgentInput:
-    """Validated fields to set (only those given) and the write-only secrets.
-
-    A secret is ``None`` to keep it, ``""`` to clear it, anything else to set it.
-    """
-
-    changes: dict[str, Any] = field(default_factory=dict)
-    api_key: str | None = None
-    external_token: str | None = None
-
-
-@dataclass(frozen=True)
-class AgentView:
-    """An agent as callers see it: secrets masked, never decrypted beyond the mask."""
-
-    agent: Agent
-    masked_api_key: str | None
-    has_external_token: bool
-    #: The A2A callback token, only in the one response that issued it.
-    callback_token: str | None = None
 
 
 def _secret(cipher: KeyCipher, current: str | None, given: str | None) -> str | None:

@@ -18,10 +18,9 @@ from coagent_workflow_engine.agents.crypto import (
     UndecryptableSecret,
     cipher_from_settings,
 )
-from coagent_workflow_engine.agents.domain import Caller
+from coagent_workflow_engine.agents.domain import AgentInput, Caller
 from coagent_workflow_engine.agents.endpoints import AgentsApi
 from coagent_workflow_engine.agents.routes import build_agents_api
-from coagent_workflow_engine.agents.service import AgentInput
 from coagent_workflow_engine.settings import WorkflowEngineSettings
 
 Headers = Callable[..., dict[str, str]]
