@@ -1,4 +1,5 @@
-"""The composition root picks the graph and vector adapters from settings."""
+"""The service reads the shared store settings under its own prefix, and its composition root
+builds the adapters they select (the settings rules themselves: libs/graphstore tests)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-def test_the_embedded_falkordb_is_the_default_for_graph_and_vectors() -> None:
-    storage = GraphragIngestSettings().storage()
-    assert (storage.graph_backend, storage.vector_backend) == ("falkordb", "falkordb")
-    assert storage.graph_url == "redis://127.0.0.1:6379"
-    assert storage.vector_dimension == 256
-
-
 def test_fleet_wide_urls_select_neo4j_and_qdrant(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COAGENT_NEO4J_URI", "bolt://neo4j:7687")
     monkeypatch.setenv("COAGENT_NEO4J_PASSWORD", "s3cret-password")
@@ -37,12 +31,6 @@ def test_fleet_wide_urls_select_neo4j_and_qdrant(monkeypatch: pytest.MonkeyPatch
     assert (storage.graph_backend, storage.vector_backend) == ("neo4j", "qdrant")
     assert (storage.neo4j_uri, storage.neo4j_password) == ("bolt://neo4j:7687", "s3cret-password")
     assert storage.vector_dimension == 384
-
-
-def test_a_vector_dimension_out_of_range_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GRAPHRAG_INGEST_VECTOR_DIMENSION", "0")
-    with pytest.raises(ValueError, match="vector_dimension"):
-        GraphragIngestSettings()
 
 
 async def test_the_app_holds_the_selected_adapters() -> None:
@@ -58,15 +46,3 @@ async def test_the_app_holds_the_selected_adapters() -> None:
     for app in (default, production):
         await app.state.graph_store.close()
         await app.state.vector_index.close()
-
-
-def test_store_credentials_follow_their_servers_rules_in_production(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("COAGENT_ENV", "prod")
-    monkeypatch.setenv("COAGENT_INTERNAL_TOKEN_SECRET", "x" * 40)
-    monkeypatch.setenv("COAGENT_NEO4J_PASSWORD", "eight-ch")
-    assert GraphragIngestSettings().storage().neo4j_password == "eight-ch"
-    monkeypatch.delenv("COAGENT_INTERNAL_TOKEN_SECRET")
-    with pytest.raises(ValueError, match="INTERNAL_TOKEN_SECRET"):
-        GraphragIngestSettings()
