@@ -9,6 +9,7 @@ firings of the same slot cannot both decide that nothing is running.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -146,16 +147,7 @@ async def send_cancel(
 
 
 def _marked(run: TrackedRun, *, sent: bool, now: datetime) -> TrackedRun:
-    return TrackedRun(
-        firing_key=run.firing_key,
-        policy_id=run.policy_id,
-        room_key=run.room_key,
-        state=run.state,
-        updated_at=now,
-        run_id=run.run_id,
-        cancel_requested=True,
-        cancel_sent=sent,
-    )
+    return replace(run, updated_at=now, cancel_requested=True, cancel_sent=sent)
 
 
 async def _cancel_going(uow: UnitOfWork, decision: Decision, key: str, now: datetime) -> None:

@@ -8,7 +8,7 @@ succession cannot both see "nothing running" before the first run is queued.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -137,13 +137,4 @@ def seen_run(
             updated_at=now,
         )
     state: RunState = "ended" if ended or current.state == "ended" else "running"
-    return TrackedRun(
-        firing_key=current.firing_key,
-        policy_id=current.policy_id,
-        room_key=current.room_key,
-        state=state,
-        updated_at=now,
-        run_id=run_id,
-        cancel_requested=current.cancel_requested,
-        cancel_sent=current.cancel_sent,
-    )
+    return replace(current, state=state, updated_at=now, run_id=run_id)
