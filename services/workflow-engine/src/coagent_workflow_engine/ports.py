@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Protocol
 
@@ -36,11 +36,15 @@ class RunRepository(Protocol):
         """Overwrite the stored run with ``run``."""
         ...
 
-    async def claim(self, owner: str, lease_s: float, now: datetime) -> Run | None:
+    async def claim(
+        self, owner: str, lease_s: float, now: datetime, exclude: Collection[str] = ()
+    ) -> Run | None:
         """Take the oldest run that is queued, or running under an expired lease, for ``owner``.
 
         The claimed run is ``running`` with a fresh lease and ``attempt`` incremented; concurrent
-        claimers never get the same run (``FOR UPDATE SKIP LOCKED`` in PostgreSQL).
+        claimers never get the same run (``FOR UPDATE SKIP LOCKED`` in PostgreSQL). ``exclude``
+        names runs the claimer is still executing: a lease that lapsed while its own process was
+        starved of CPU must not start a second execution of the same run beside the first.
         """
         ...
 

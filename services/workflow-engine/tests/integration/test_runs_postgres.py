@@ -310,3 +310,50 @@ async def test_a_run_whose_worker_died_is_resumed_from_its_checkpoint_by_another
         await first.stop()
         await pool.close()
         await engine.dispose()
+
+
+async def test_a_lapsed_lease_does_not_start_a_second_execution_in_the_same_pool(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    saver, pool = await checkpoint_saver(database_url, 4)
+    models = Models()
+    deps = RuntimeDeps(
+        uow=lambda: PostgresEngineUnitOfWork(sessions, lambda: None),
+        agents=Agents(),
+        live=NullLive(),
+        models=models,
+    )
+    service = WorkflowEngineService(deps.uow)
+    worker = WorkerPool(RunExecutor(deps, saver), concurrency=2, lease_s=30, poll_s=0.1)
+    try:
+        workflow, _ = await WorkflowService(deps.uow).create(OWNER, "wf", chain("slow-a"), True)
+        await worker.start()
+        run = await service.execute(OWNER, workflow.id, "room-y", {"content": "hello"})
+
+        async def streaming() -> bool:
+            return "slow-a" in models.calls
+
+        await eventually(streaming, "the agent to start", timeout_s=10)
+        # A starved heartbeat: the lease lapses while this pool still executes the run.
+        async with sessions() as session:
+            await session.execute(
+                update(runs)
+                .where(runs.c.id == run.id)
+                .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            await session.commit()
+        await asyncio.sleep(0.5)  # several polls with a free slot
+
+        async def done() -> Run | None:
+            found, _ = await service.get_run(OWNER, workflow.id, run.id)
+            return found if found.is_terminal else None
+
+        finished = await eventually(done, "the run to finish", timeout_s=20)
+        assert (finished.status, finished.attempt) == ("succeeded", 1)
+        assert models.calls.count("slow-a") == 1
+    finally:
+        await worker.stop()
+        await pool.close()
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -56,12 +57,15 @@ class MemoryRunClaims:
     async def save(self, run: Run) -> None:
         self._staged[run.id] = run
 
-    async def claim(self, owner: str, lease_s: float, now: datetime) -> Run | None:
+    async def claim(
+        self, owner: str, lease_s: float, now: datetime, exclude: Collection[str] = ()
+    ) -> Run | None:
         waiting = [
             r
             for r in self._merged().values()
             if r.status in ("queued", "running")
             and (r.lease_expires_at is None or r.lease_expires_at < now)
+            and r.id not in exclude
         ]
         if not waiting:
             return None

@@ -7,6 +7,7 @@ claimable again (crash recovery resumes it from its LangGraph checkpoint).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -145,12 +146,15 @@ class PostgresEngineRuns(PostgresRunRepository):
         values.pop("id")
         await self._s.execute(update(runs).where(runs.c.id == run.id).values(**values))
 
-    async def claim(self, owner: str, lease_s: float, now: datetime) -> Run | None:
+    async def claim(
+        self, owner: str, lease_s: float, now: datetime, exclude: Collection[str] = ()
+    ) -> Run | None:
         candidate = (
             select(runs.c.id)
             .where(
                 runs.c.status.in_(("queued", "running")),
                 or_(runs.c.lease_expires_at.is_(None), runs.c.lease_expires_at < now),
+                runs.c.id.not_in(list(exclude)),
             )
             .order_by(runs.c.created_at, runs.c.id)
             .limit(1)

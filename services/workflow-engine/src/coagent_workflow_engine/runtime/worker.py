@@ -104,7 +104,9 @@ class WorkerPool:
 
     async def _claim(self) -> Run | None:
         async with self._uow() as uow:
-            run = await uow.runs.claim(self.owner, self._lease_s, self._clock())
+            run = await uow.runs.claim(
+                self.owner, self._lease_s, self._clock(), exclude=tuple(self.running)
+            )
             await uow.commit()
         return run
 
