@@ -104,6 +104,12 @@ def _chat_open_to_all(docs: list[Doc]) -> None:
     policy["spec"]["ingress"].append({"from": [{"podSelector": {}}]})
 
 
+def _chat_open_to_the_engine(docs: list[Doc]) -> None:
+    engine = {"app.kubernetes.io/name": "workflow-engine", "app.kubernetes.io/component": "service"}
+    policy = find(docs, "NetworkPolicy", "chat")[0]
+    policy["spec"]["ingress"].append({"from": [{"podSelector": {"matchLabels": engine}}]})
+
+
 def _no_migration(docs: list[Doc]) -> None:
     del _deployment(docs, "gateway")["spec"]["template"]["spec"]["initContainers"]
 
@@ -137,6 +143,7 @@ def _token_mounted(docs: list[Doc]) -> None:
         (_latest_image, "images", ":latest"),
         (_untagged_image, "images", "trigger/trigger"),
         (_chat_open_to_all, "network isolation", "chat: admits any pod"),
+        (_chat_open_to_the_engine, "network isolation", "chat: admits {'app.kubernetes.io/name'"),
         (_no_migration, "migrations", "gateway: no `migrate` init container"),
         (_short_grace, "graceful shutdown", "workflow-engine: 5s of grace"),
         (_token_mounted, "identity", "graphrag-ingest: its pods mount an API token"),

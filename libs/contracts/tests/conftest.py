@@ -18,6 +18,10 @@ from coagent_contracts import (
     ArtifactWriteRequestedData,
     ArtifactWriteRequestedV1,
     Event,
+    GraphBuildProgressData,
+    GraphBuildProgressV1,
+    GraphBuildRequestedData,
+    GraphBuildRequestedV1,
     IngestCompletedData,
     IngestCompletedV1,
     IngestRequestedData,
@@ -32,6 +36,10 @@ from coagent_contracts import (
     NodeFinishedV1,
     RoomActivityRecordedData,
     RoomActivityRecordedV1,
+    RoomChangedData,
+    RoomChangedV1,
+    RoomWorkflowAttachedData,
+    RoomWorkflowAttachedV1,
     RunCancelledData,
     RunCancelledV1,
     RunCompletedData,
@@ -140,7 +148,7 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
             workflow_id=WORKFLOW_ID,
             room_id=ROOM_ID,
             event_type="silence",
-            firing_key=firing_key(POLICY_ID, scheduled_for=T0),
+            firing_key=firing_key(POLICY_ID, scheduled_for=T0, room_id=ROOM_ID),
             scheduled_for=T0,
             payload={"threshold_mins": 5, "last_human_message_at": "2025-03-14T09:21:53Z"},
         ),
@@ -214,6 +222,21 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
             metadata={"provider": "offline", "model": "offline-echo"},
         ),
     ),
+    RoomChangedV1: lambda: RoomChangedV1(
+        **_envelope("gateway"),
+        data=RoomChangedData(
+            room_id=ROOM_ID,
+            course_id="course-1",
+            attached_workflow_id=WORKFLOW_ID,
+            attached_by=USER_ID,
+        ),
+    ),
+    RoomWorkflowAttachedV1: lambda: RoomWorkflowAttachedV1(
+        **_envelope("workflow-engine"),
+        data=RoomWorkflowAttachedData(
+            room_id=ROOM_ID, workflow_id=WORKFLOW_ID, attached_by=USER_ID
+        ),
+    ),
     IngestRequestedV1: lambda: IngestRequestedV1(
         **_envelope("graphrag-ingest"),
         data=IngestRequestedData(
@@ -228,6 +251,23 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
         **_envelope("graphrag-ingest"),
         data=IngestCompletedData(
             room_id=ROOM_ID, job_id="job-1", status="succeeded", entities=7, relations=5, chunks=3
+        ),
+    ),
+    GraphBuildRequestedV1: lambda: GraphBuildRequestedV1(
+        **_envelope("graphrag-query"),
+        data=GraphBuildRequestedData(room_id=ROOM_ID, build_id="build-1", requested_by=USER_ID),
+    ),
+    GraphBuildProgressV1: lambda: GraphBuildProgressV1(
+        **_envelope("graphrag-ingest"),
+        data=GraphBuildProgressData(
+            room_id=ROOM_ID,
+            build_id="build-1",
+            step=3,
+            stage="reports",
+            status="running",
+            done=2,
+            total=5,
+            communities=5,
         ),
     ),
 }

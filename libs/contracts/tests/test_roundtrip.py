@@ -20,6 +20,9 @@ from coagent_contracts import (
     WORKFLOW_EVENTS,
     Event,
     EventData,
+    GraphBuildProgressData,
+    GraphBuildRequestedData,
+    GraphBuildRequestedV1,
     IngestCompletedData,
     MessagePostedData,
     MessagePostedV1,
@@ -30,6 +33,7 @@ from coagent_contracts import (
     parse_event,
 )
 from coagent_contracts.envelope import tagged_union
+from coagent_contracts.graphrag import graph_build_progress_subject
 
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "gateway": GATEWAY_EVENTS,
@@ -261,6 +265,20 @@ class TestTriggerFired:
         )
         assert data.source_event_id == "e1"
 
+    def test_a_scheduled_firing_in_a_room_names_the_room(self) -> None:
+        keyed = firing_key("p1", scheduled_for=self.AT, room_id="r1")
+        data = TriggerFiredData.model_validate(
+            self._data(event_type="silence", room_id="r1", firing_key=keyed)
+        )
+        assert data.firing_key == "p1:room:r1:at:2025-03-14T09:00:00Z"
+        other_room = firing_key("p1", scheduled_for=self.AT, room_id="r2")
+        assert other_room != keyed
+        for wrong in (firing_key("p1", scheduled_for=self.AT), other_room):
+            with pytest.raises(ValidationError):
+                TriggerFiredData.model_validate(
+                    self._data(event_type="silence", room_id="r1", firing_key=wrong)
+                )
+
     def test_msg_id_is_the_firing_key(self) -> None:
         event = TriggerFiredV1(producer="trigger", data=TriggerFiredData(**self._data()))
         assert event.msg_id == event.data.firing_key != event.event_id
@@ -293,6 +311,20 @@ def test_failed_ingest_needs_an_error() -> None:
     assert IngestCompletedData.model_validate({**base, "error": "extractor crashed"}).error
     with pytest.raises(ValidationError):
         IngestCompletedData.model_validate(base)
+
+
+def test_failed_build_needs_an_error() -> None:
+    base = {"room_id": "r", "build_id": "b", "step": 1, "stage": "ingest", "status": "failed"}
+    assert GraphBuildProgressData.model_validate({**base, "error": "store down"}).error
+    with pytest.raises(ValidationError):
+        GraphBuildProgressData.model_validate(base)
+
+
+def test_build_events_are_keyed_by_room() -> None:
+    data = GraphBuildRequestedData(room_id="r-1", build_id="b-1")
+    event = GraphBuildRequestedV1(producer="graphrag-query", data=data)
+    assert event.subject == "graphrag.room.r-1.build.requested.v1"
+    assert graph_build_progress_subject("r-1") == "graphrag.room.r-1.build.progressed.v1"
 
 
 def test_the_envelope_base_is_abstract() -> None:

@@ -72,7 +72,7 @@ def fired() -> Callable[..., TriggerFiredV1]:
         event_type: TriggerEventType | None = None,
     ) -> TriggerFiredV1:
         if at is not None:
-            key = firing_key(policy_id, scheduled_for=at)
+            key = firing_key(policy_id, scheduled_for=at, room_id=room_id)
             kind: TriggerEventType = event_type or "silence"
         else:
             source = source or new_event_id()

@@ -21,9 +21,12 @@ __all__ = [
     "MembershipChangedData",
     "MembershipChangedV1",
     "PlatformRole",
+    "RoomChangedData",
+    "RoomChangedV1",
     "UserCreatedData",
     "UserCreatedV1",
     "membership_changed_subject",
+    "room_changed_subject",
     "user_created_subject",
 ]
 
@@ -42,6 +45,11 @@ def user_created_subject(user_id: str) -> str:
 def membership_changed_subject(room_id: str) -> str:
     """``gateway.room.<room_id>.membership.changed.v1``."""
     return join_subject("gateway", "room", room_id, "membership", "changed", "v1")
+
+
+def room_changed_subject(room_id: str) -> str:
+    """``gateway.room.<room_id>.changed.v1``."""
+    return join_subject("gateway", "room", room_id, "changed", "v1")
 
 
 class UserCreatedData(EventData):
@@ -95,10 +103,43 @@ class MembershipChangedV1(Event):
         return membership_changed_subject(self.data.room_id)
 
 
-GatewayEvent = UserCreatedV1 | MembershipChangedV1
+class RoomChangedData(EventData):
+    """A room was created, changed or deleted: its state after the change.
+
+    The gateway owns the room's attached workflow (the room's fallback when no trigger policy
+    applies to it); other services keep a projection of it from these events.
+    """
+
+    room_id: SubjectToken
+    course_id: str = Field(min_length=1)
+    attached_workflow_id: str | None = None
+    """Workflow a human message in the room runs when no ``user_message`` policy applies."""
+    attached_by: str | None = None
+    """User who attached it: the fallback runs with their authority (null when none is attached
+    or it was attached before attachers were recorded)."""
+    deleted: bool = False
+    """True when the room was deleted (the other fields are its last state)."""
+
+
+class RoomChangedV1(Event):
+    """A room was created, updated or deleted (``gateway.room.<room_id>.changed.v1``)."""
+
+    FILTER: ClassVar[str] = "gateway.room.*.changed.v1"
+
+    type: Literal["gateway.room.changed"] = "gateway.room.changed"
+    version: Literal[1] = 1
+    data: RoomChangedData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the room."""
+        return room_changed_subject(self.data.room_id)
+
+
+GatewayEvent = UserCreatedV1 | MembershipChangedV1 | RoomChangedV1
 """Static type of any gateway event."""
 
-GATEWAY_EVENT_TYPES: tuple[type[Event], ...] = (UserCreatedV1, MembershipChangedV1)
+GATEWAY_EVENT_TYPES: tuple[type[Event], ...] = (UserCreatedV1, MembershipChangedV1, RoomChangedV1)
 """Every gateway event class, in declaration order."""
 
 GATEWAY_EVENTS: TypeAdapter[GatewayEvent] = TypeAdapter(tagged_union(*GATEWAY_EVENT_TYPES))

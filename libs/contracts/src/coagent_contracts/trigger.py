@@ -17,6 +17,8 @@ from coagent_contracts.subjects import SubjectToken, join_subject
 
 __all__ = [
     "DUE_FILTER",
+    "ROOM_FALLBACK_PREFIX",
+    "FiringKind",
     "SCHEDULE_FILTER",
     "TRIGGER_EVENTS",
     "TRIGGER_EVENT_TYPES",
@@ -27,6 +29,8 @@ __all__ = [
     "TriggerRunCancelRequestedData",
     "TriggerRunCancelRequestedV1",
     "firing_key",
+    "is_room_fallback",
+    "room_fallback_policy_id",
     "run_cancel_requested_subject",
     "schedule_subject",
     "schedule_target",
@@ -35,6 +39,13 @@ __all__ = [
 
 TriggerEventType = Literal["user_message", "silence", "timer", "cron", "webhook", "manual"]
 """What made a policy fire (the policy's ``event_type``)."""
+
+FiringKind = Literal["policy", "room_fallback"]
+"""Why a firing happened: a stored policy, or a room's attached workflow (its fallback when no
+``user_message`` policy applies to the room)."""
+
+ROOM_FALLBACK_PREFIX = "room-fallback-"
+"""Prefix of the ``policy_id`` token a room's fallback firings carry (no stored policy has it)."""
 
 SCHEDULE_FILTER = "trigger.schedule.>"
 """Every timer schedule subject (the messages that hold ``Nats-Schedule`` headers)."""
@@ -72,6 +83,21 @@ def schedule_target(policy_id: str) -> str:
     return join_subject("trigger", "policy", policy_id, "due", "v1")
 
 
+def room_fallback_policy_id(room_id: str) -> str:
+    """The ``policy_id`` of room ``room_id``'s fallback firings: ``room-fallback-<room_id>``.
+
+    Fallback firings go through the same subject, key and run rules as policy firings, so they
+    need a subject token; this one names the room and can never be a stored policy's id (those
+    are UUIDs).
+    """
+    return ROOM_FALLBACK_PREFIX + room_id
+
+
+def is_room_fallback(policy_id: str) -> bool:
+    """Whether ``policy_id`` is a room fallback's token rather than a stored policy."""
+    return policy_id.startswith(ROOM_FALLBACK_PREFIX)
+
+
 def _utc_iso(instant: datetime) -> str:
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("scheduled_for must be an aware datetime")
@@ -85,20 +111,25 @@ def firing_key(
     *,
     scheduled_for: datetime | None = None,
     source_event_id: str | None = None,
+    room_id: str | None = None,
 ) -> str:
     """Return the idempotency key of one firing of ``policy_id``.
 
     Exactly one of ``scheduled_for`` (timers, cron, silences: the instant the firing was due,
     written as UTC ISO 8601 with ``Z``) or ``source_event_id`` (the event that caused it: a
     message, a webhook delivery, a manual request) must be given. The policy id is always part of
-    the key because one source event can fire several policies.
+    the key because one source event can fire several policies. A scheduled firing in a room
+    also names the room: one unscoped silence policy falls due in two rooms at the same instant
+    when their last messages had the same timestamp, and those are two firings. A source event
+    already belongs to one room, so ``room_id`` does not change an event key.
     """
     if not policy_id:
         raise ValueError("policy_id must not be empty")
     if (scheduled_for is None) == (source_event_id is None):
         raise ValueError("give exactly one of scheduled_for or source_event_id")
     if scheduled_for is not None:
-        return f"{policy_id}:at:{_utc_iso(scheduled_for)}"
+        room = "" if room_id is None else f"room:{room_id}:"
+        return f"{policy_id}:{room}at:{_utc_iso(scheduled_for)}"
     if not source_event_id:
         raise ValueError("source_event_id must not be empty")
     return f"{policy_id}:event:{source_event_id}"
@@ -125,7 +156,12 @@ class TriggerFiredData(EventData):
     owner_id: str | None = None
     """Owner of the policy: the run starts only if they may run the workflow."""
     owner_role: str | None = None
-    """The owner's platform role as of the policy's creation (admins may run any workflow)."""
+    """The owner's platform role: as the gateway answered when the firing was decided for
+    firings in a room, else as of the policy's creation (admins may run any workflow)."""
+    kind: FiringKind = "policy"
+    """``room_fallback``: the room's attached workflow ran because no ``user_message`` policy
+    applies to the room; ``policy_id`` is then :func:`room_fallback_policy_id` and the owner is
+    whoever attached the workflow."""
 
     @model_validator(mode="after")
     def _key_matches_source(self) -> Self:
@@ -136,6 +172,7 @@ class TriggerFiredData(EventData):
             self.policy_id,
             scheduled_for=self.scheduled_for,
             source_event_id=self.source_event_id,
+            room_id=self.room_id,
         )
         if self.firing_key != expected:
             raise ValueError(f"firing_key {self.firing_key!r} should be {expected!r}")

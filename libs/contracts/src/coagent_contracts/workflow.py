@@ -36,6 +36,8 @@ __all__ = [
     "RunQueuedV1",
     "RunStartedData",
     "RunStartedV1",
+    "RoomWorkflowAttachedData",
+    "RoomWorkflowAttachedV1",
     "WorkflowEvent",
     "agent_message_produced_subject",
     "artifact_write_requested_subject",
@@ -46,6 +48,7 @@ __all__ = [
     "run_filter",
     "run_queued_subject",
     "run_started_subject",
+    "room_workflow_attached_subject",
 ]
 
 NodeStatus = Literal["succeeded", "failed", "skipped"]
@@ -330,6 +333,38 @@ class ArtifactWriteRequestedV1(Event):
         return artifact_write_requested_subject(self.data.run_id)
 
 
+def room_workflow_attached_subject(room_id: str) -> str:
+    """``workflow.room.<room_id>.workflow_attached.v1``."""
+    return join_subject("workflow", "room", room_id, "workflow_attached", "v1")
+
+
+class RoomWorkflowAttachedData(EventData):
+    """The engine created a workflow for a room and attached it (``PUT /rooms/{id}/workflow``).
+
+    The gateway owns the room's ``attached_workflow_id`` and sets it from this event.
+    """
+
+    room_id: SubjectToken
+    workflow_id: str = Field(min_length=1)
+    attached_by: str = Field(min_length=1)
+    """User who attached it (course staff or an admin): the room's fallback runs as them."""
+
+
+class RoomWorkflowAttachedV1(Event):
+    """A workflow was attached to a room (``workflow.room.<room_id>.workflow_attached.v1``)."""
+
+    FILTER: ClassVar[str] = "workflow.room.*.workflow_attached.v1"
+
+    type: Literal["workflow.room.workflow_attached"] = "workflow.room.workflow_attached"
+    version: Literal[1] = 1
+    data: RoomWorkflowAttachedData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the room."""
+        return room_workflow_attached_subject(self.data.room_id)
+
+
 WorkflowEvent = (
     RunQueuedV1
     | RunStartedV1
@@ -339,6 +374,7 @@ WorkflowEvent = (
     | RunCancelledV1
     | AgentMessageProducedV1
     | ArtifactWriteRequestedV1
+    | RoomWorkflowAttachedV1
 )
 """Static type of any workflow event."""
 
@@ -351,6 +387,7 @@ WORKFLOW_EVENT_TYPES: tuple[type[Event], ...] = (
     RunCancelledV1,
     AgentMessageProducedV1,
     ArtifactWriteRequestedV1,
+    RoomWorkflowAttachedV1,
 )
 """Every workflow event class, in declaration order."""
 

@@ -51,6 +51,8 @@ from coagent_gateway.chat.service import ChatGateway
 from coagent_gateway.endpoints import router
 from coagent_gateway.openapi.public import install_public_openapi
 from coagent_gateway.ports import UserStore
+from coagent_gateway.rooms.consumers import register_room_consumers
+from coagent_gateway.rooms.internal import router as internal_router
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
 from coagent_gateway.routing.a2a import router as a2a_router
 from coagent_gateway.routing.analytics import router as analytics_router
@@ -125,6 +127,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(router)
     _install_auth(app, cfg, sessions, redis)
     _install_features(app, cfg, sessions, relay)
+    register_room_consumers(broker, app.state.rooms)
+    app.state.broker = broker  # its consumers appear in the generated event catalogue
+    app.include_router(internal_router)  # service tokens only (see rooms/internal.py)
     app.state.room_hub = hub
     app.state.chat = ChatGateway(services, MembershipRoomGuard(app.state.rooms))
     app.state.run_topics = RunTopics(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from coagent_contracts.gateway import MembershipChangedV1
+from coagent_contracts.gateway import MembershipChangedV1, RoomChangedV1
 from coagent_gateway.policy import Action
 from coagent_gateway.rooms.domain import RoomNotFound
 from coagent_gateway.settings import GatewaySettings
@@ -120,3 +120,23 @@ async def test_room_access_resolves_room_course_and_role(world: World) -> None:
         await room_access(w.student, "missing")
     with pytest.raises(Forbidden):
         await room_access(w.student, room_id, Action.ROOM_MANAGE_AGENTS)
+
+
+async def test_room_changes_are_announced_with_the_attacher(world: World) -> None:
+    w = world
+    room_id = await _room(w)
+    path = f"/api/v1/rooms/{room_id}"
+    assert (await w.as_(w.teacher).put(path, {"attached_workflow_id": "wf-1"})).status_code == 200
+    assert (await w.as_(w.ta).put(path, {"name": "Renamed"})).status_code == 200
+    assert (await w.as_(w.ta).put(path, {"attached_workflow_id": None})).status_code == 200
+    assert (await w.as_(w.ta).delete(path)).status_code == 204
+
+    changes = [e.data for e in w.kit.state.published if isinstance(e, RoomChangedV1)]
+    assert [(c.attached_workflow_id, c.attached_by, c.deleted) for c in changes] == [
+        (None, None, False),  # created
+        ("wf-1", w.teacher.id, False),  # whoever attaches is the attacher
+        ("wf-1", w.teacher.id, False),  # a rename keeps them
+        (None, None, False),
+        (None, None, True),
+    ]
+    assert {(c.room_id, c.course_id) for c in changes} == {(room_id, w.course_id)}

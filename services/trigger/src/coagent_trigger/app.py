@@ -11,6 +11,7 @@ from coagent_kit.health import nats_check, postgres_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
+from coagent_trigger.adapters.gateway_access import GatewayAccess
 from coagent_trigger.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_trigger.adapters.postgres_errors import install_data_exception_handler
 from coagent_trigger.consumers import register_consumers
@@ -24,6 +25,8 @@ from coagent_trigger.overlap_consumers import register_overlap_consumers
 from coagent_trigger.overlap_service import OverlapService
 from coagent_trigger.policy_endpoints import router as policy_router
 from coagent_trigger.policy_service import PolicyService
+from coagent_trigger.room_consumers import register_room_consumers
+from coagent_trigger.room_projection import RoomProjection
 from coagent_trigger.schedule_consumer import NatsScheduleCanceller, register_schedule_consumer
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import TriggerService
@@ -38,22 +41,31 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     relay = OutboxRelay(engine, outbox, broker)
     sessions = session_factory(engine)
     trigger = TriggerService(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    access = GatewayAccess(
+        cfg.gateway_url,
+        cfg.internal_token_secret.get_secret_value(),
+        ttl_s=cfg.access_cache_ttl_s,
+    )
     policies = PolicyService(
         lambda: PostgresUnitOfWork(sessions, relay.wake),
         SecretBox(cfg.webhook_key_material()),
         canceller=NatsScheduleCanceller(broker),
+        access=access,
     )
     register_consumers(broker, trigger, policies)
-    register_schedule_consumer(broker, DueService(lambda: PostgresUnitOfWork(sessions, relay.wake)))
+    rooms = RoomProjection(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    register_room_consumers(broker, rooms, access)
+    register_schedule_consumer(
+        broker, DueService(lambda: PostgresUnitOfWork(sessions, relay.wake), access=access)
+    )
     box = SecretBox(cfg.webhook_key_material())
     hooks = WebhookService(lambda: PostgresUnitOfWork(sessions, relay.wake), box)
-    register_overlap_consumers(
-        broker, OverlapService(lambda: PostgresUnitOfWork(sessions, relay.wake))
-    )
+    overlap = OverlapService(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    register_overlap_consumers(broker, overlap)
 
     history = ChatHistory(cfg.chat_url, cfg.internal_token_secret.get_secret_value())
     lifespan = messaging_lifespan(
-        cfg, broker, relay=relay, closers=[engine.dispose, history.aclose]
+        cfg, broker, relay=relay, closers=[engine.dispose, history.aclose, access.aclose]
     )
 
     app = build_app(
@@ -65,6 +77,9 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     install_data_exception_handler(app)
     app.state.trigger = trigger
     app.state.policies = policies
+    app.state.rooms = rooms
+    app.state.access = access
+    app.state.overlap = overlap
     app.state.hooks = hooks
     app.state.chat_history = history
     app.state.broker = broker

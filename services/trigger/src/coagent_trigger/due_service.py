@@ -19,6 +19,7 @@ from coagent_trigger.conditions import SilenceConditions
 from coagent_trigger.firing import record_firing
 from coagent_trigger.policies import Firing, Policy
 from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
+from coagent_trigger.rooms import AccessChecker
 from coagent_trigger.schedules import (
     Arm,
     DueMessage,
@@ -42,13 +43,19 @@ class DueService:
     """Turns due schedules into firings."""
 
     def __init__(
-        self, unit_of_work: UnitOfWorkFactory, clock: Callable[[], datetime] = _now
+        self,
+        unit_of_work: UnitOfWorkFactory,
+        clock: Callable[[], datetime] = _now,
+        access: AccessChecker | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._clock = clock
+        self._access = access
 
     async def on_due(self, due: DueMessage) -> list[Firing]:
         """Fire what ``due`` stands for, if it still should; returns the recorded firings."""
+        if not await self._owner_may_act(due):
+            return []
         async with self._uow() as uow:
             policy = await uow.policies.get(due.policy_id)
             if policy is None or not policy.is_active:
@@ -60,6 +67,17 @@ class DueService:
             fired = await self._dispatch(uow, policy, due)
             await uow.commit()
         return fired
+
+    async def _owner_may_act(self, due: DueMessage) -> bool:
+        """An unscoped silence fires in a room only if its owner may act on that room now (asked
+        before the transaction; no answer raises, so the due message is retried)."""
+        if self._access is None or due.kind != "silence" or due.room_id is None:
+            return True
+        async with self._uow() as uow:
+            policy = await uow.policies.get(due.policy_id)
+        if policy is None or policy.scope_session_id is not None:
+            return True
+        return (await self._access.check(due.room_id, policy.created_by)).allowed
 
     async def _dispatch(self, uow: UnitOfWork, policy: Policy, due: DueMessage) -> list[Firing]:
         now = self._clock()

@@ -9,9 +9,12 @@ firings of the same slot cannot both decide that nothing is running.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+from opentelemetry.trace import Span, SpanKind
 
 from coagent_contracts.envelope import uuid7
 from coagent_contracts.trigger import (
@@ -21,6 +24,8 @@ from coagent_contracts.trigger import (
     TriggerRunCancelRequestedV1,
     firing_key,
 )
+from coagent_kit.tracing import POLICY_ID, ROOM_ID, new_trace, span
+from coagent_trigger.metrics import record_firing_outcome
 from coagent_trigger.overlap import (
     BufferedFiring,
     Decision,
@@ -62,7 +67,45 @@ async def record_firing(
     The returned firing's ``outcome`` says what happened: ``fired``, ``skipped`` (a run of the
     slot is going and the rule is ``skip``) or ``buffered`` (held until that run ends).
     """
-    key = firing_key(policy.id, scheduled_for=scheduled_for, source_event_id=source_event_id)
+    with _firing_span(policy, room_id, scheduled_for) as current:
+        firing = await _record(
+            uow, policy, room_id, now, payload, source_event_id, scheduled_for, fired_by, detail
+        )
+        current.set_attribute("coagent.firing_outcome", firing.outcome if firing else "duplicate")
+    record_firing_outcome(policy, firing, scheduled_for, now)
+    return firing
+
+
+def _firing_span(
+    policy: Policy, room_id: str | None, scheduled_for: datetime | None
+) -> AbstractContextManager[Span]:
+    """The ``trigger.fire`` span: in the trace of what caused the firing, except for time-based
+    firings, which are actions of their own (linked to the due message): a cron policy's
+    firings would otherwise all share the trace of the schedule that armed them."""
+    attributes = {
+        POLICY_ID: policy.id,
+        ROOM_ID: room_id,
+        "coagent.scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
+    }
+    if scheduled_for is not None:
+        return new_trace("trigger.fire", attributes, kind=SpanKind.INTERNAL)
+    return span("trigger.fire", attributes)
+
+
+async def _record(
+    uow: UnitOfWork,
+    policy: Policy,
+    room_id: str | None,
+    now: datetime,
+    payload: dict[str, Any],
+    source_event_id: str | None,
+    scheduled_for: datetime | None,
+    fired_by: str | None,
+    detail: dict[str, Any] | None,
+) -> Firing | None:
+    key = firing_key(
+        policy.id, scheduled_for=scheduled_for, source_event_id=source_event_id, room_id=room_id
+    )
     mode = overlap_mode(policy.conditions)
     slot = room_key(room_id)
     await uow.overlap.lock(policy.id, slot)
@@ -114,7 +157,8 @@ async def record_firing(
 
 async def publish_fired(uow: UnitOfWork, data: TriggerFiredData, slot: str, now: datetime) -> None:
     """Queue the firing's event and track it as a run in progress of its slot."""
-    await uow.publish(TriggerFiredV1(producer=PRODUCER, data=data))
+    event = TriggerFiredV1(producer=PRODUCER, data=data)
+    await uow.publish(event)
     await uow.overlap.save(
         TrackedRun(
             firing_key=data.firing_key,
@@ -122,6 +166,10 @@ async def publish_fired(uow: UnitOfWork, data: TriggerFiredData, slot: str, now:
             room_key=slot,
             state="pending",
             updated_at=now,
+            workflow_id=data.workflow_id,
+            kind=data.event_type,
+            fired_event_id=event.event_id,
+            fired_at=now,
         )
     )
 

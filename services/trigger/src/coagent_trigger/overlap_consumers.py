@@ -18,5 +18,5 @@ def register_overlap_consumers(broker: NatsBroker, overlap: OverlapService) -> N
     async def on_run_event(event: RunEvent) -> None:
         await overlap.on_run_event(event)
 
-    for event_type, (durable, _ends) in RUN_EVENT_CONSUMERS.items():
+    for event_type, durable in RUN_EVENT_CONSUMERS.items():
         subscribe_event(broker, event_type, durable, on_run_event, new_only=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from coagent_contracts.trigger import TriggerFiredData
+from coagent_contracts.trigger import TriggerFiredData, is_room_fallback
 from coagent_contracts.workflow import (
     RunCancelledV1,
     RunCompletedV1,
@@ -19,18 +19,44 @@ from coagent_contracts.workflow import (
     RunStartedV1,
 )
 from coagent_trigger.firing import publish_fired, send_cancel
-from coagent_trigger.overlap import ENDED_KEPT, room_key, seen_run
+from coagent_trigger.overlap import (
+    ENDED_KEPT,
+    RUNS_KEPT,
+    RunSeen,
+    RunStatus,
+    TrackedRun,
+    room_key,
+    seen_run,
+)
 from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
 
 RunEvent = RunQueuedV1 | RunStartedV1 | RunCompletedV1 | RunFailedV1 | RunCancelledV1
-#: Durable consumer of each lifecycle event class, and whether that event ends the run.
-RUN_EVENT_CONSUMERS: dict[type[RunEvent], tuple[str, bool]] = {
-    RunQueuedV1: ("trigger-overlap-queued", False),
-    RunStartedV1: ("trigger-overlap-started", False),
-    RunCompletedV1: ("trigger-overlap-completed", True),
-    RunFailedV1: ("trigger-overlap-failed", True),
-    RunCancelledV1: ("trigger-overlap-cancelled", True),
+#: Durable consumer of each lifecycle event class.
+RUN_EVENT_CONSUMERS: dict[type[RunEvent], str] = {
+    RunQueuedV1: "trigger-overlap-queued",
+    RunStartedV1: "trigger-overlap-started",
+    RunCompletedV1: "trigger-overlap-completed",
+    RunFailedV1: "trigger-overlap-failed",
+    RunCancelledV1: "trigger-overlap-cancelled",
 }
+
+
+def run_seen(event: RunEvent) -> RunSeen:
+    """The run status, time and error one lifecycle event announces."""
+    data = event.data
+    status: RunStatus
+    error: str | None = None
+    if isinstance(event, RunQueuedV1):
+        status = "queued"
+    elif isinstance(event, RunStartedV1):
+        status = "running"
+    elif isinstance(event, RunCompletedV1):
+        status = "succeeded"
+    elif isinstance(event, RunFailedV1):
+        status, error = event.data.status, event.data.error
+    else:
+        status, error = "cancelled", event.data.reason
+    return RunSeen(data.run_id, data.workflow_id, status, event.occurred_at, error)
 
 
 def _now() -> datetime:
@@ -46,6 +72,12 @@ class OverlapService:
         self._uow = unit_of_work
         self._clock = clock
 
+    async def runs(self, policy_id: str, limit: int) -> list[TrackedRun]:
+        """The latest ``limit`` runs the policy started, newest fired first (callers check
+        that the policy is the caller's)."""
+        async with self._uow() as uow:
+            return await uow.overlap.runs(policy_id, limit)
+
     async def on_run_event(self, event: RunEvent) -> bool:
         """Fold one lifecycle event of a policy-started run; False if not one or already seen.
 
@@ -55,7 +87,9 @@ class OverlapService:
         data = event.data
         if data.policy_id is None or data.firing_key is None:
             return False  # a run started through the API: no overlap rule applies
-        consumer, ends = RUN_EVENT_CONSUMERS[type(event)]
+        if is_room_fallback(data.policy_id):
+            return False  # a room's fallback run: no policy, so no overlap rule
+        consumer = RUN_EVENT_CONSUMERS[type(event)]
         now = self._clock()
         async with self._uow() as uow:
             if not await uow.claim(consumer, event.event_id):
@@ -66,18 +100,17 @@ class OverlapService:
             current = await uow.overlap.get(data.firing_key)  # re-read under the lock
             run = seen_run(
                 current,
+                run_seen(event),
                 firing_key=data.firing_key,
                 policy_id=data.policy_id,
                 room_id=data.room_id,
-                run_id=data.run_id,
-                ended=ends,
                 now=now,
             )
             await uow.overlap.save(run)
             if run.needs_cancel():
                 await send_cancel(uow, run, now)
             if run.state == "ended":
-                await uow.overlap.prune(data.policy_id, slot, now - ENDED_KEPT)
+                await uow.overlap.prune(data.policy_id, slot, now - ENDED_KEPT, RUNS_KEPT)
                 await self._release_buffered(uow, data.policy_id, slot, data.run_id, now)
             await uow.commit()
         return True

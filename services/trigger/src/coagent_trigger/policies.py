@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from coagent_contracts.chat import MessagePostedData
-from coagent_contracts.trigger import TriggerEventType
+from coagent_contracts.trigger import FiringKind, TriggerEventType
 from coagent_kit.errors import Conflict, NotFound, Unprocessable
 from coagent_trigger.conditions import UserMessageConditions
 
@@ -80,11 +80,15 @@ class Policy:
 
 @dataclass(frozen=True)
 class Firing:
-    """One entry of a policy's firing log; ``firing_key`` is unique (one run per firing)."""
+    """One entry of the firing log; ``firing_key`` is unique (one run per firing).
+
+    A room's fallback firing (``kind == "room_fallback"``) belongs to no policy: its
+    ``policy_id`` is ``None``.
+    """
 
     id: str
     firing_key: str
-    policy_id: str
+    policy_id: str | None
     event_type: TriggerEventType
     outcome: FiringOutcome
     room_id: str | None
@@ -92,6 +96,7 @@ class Firing:
     fired_by: str | None
     created_at: datetime
     detail: dict[str, Any] = field(default_factory=dict)
+    kind: FiringKind = "policy"
 
 
 def matches_message(conditions: UserMessageConditions, message: MessagePostedData) -> bool:

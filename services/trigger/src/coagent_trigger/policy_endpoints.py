@@ -16,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from coagent_kit.auth import Identity
 from coagent_trigger.conditions import ConditionsError
 from coagent_trigger.dry_run_schemas import DryRunRead, DryRunRequest
+from coagent_trigger.overlap_service import OverlapService
 from coagent_trigger.policies import Caller
 from coagent_trigger.policy_schemas import (
     FireAccepted,
     FireRequest,
     FiringRead,
+    PolicyRunRead,
     TriggerCreate,
     TriggerRead,
     TriggerUpdate,
@@ -39,6 +41,14 @@ def _service(request: Request) -> PolicyService:
 
 
 Service = Annotated[PolicyService, Depends(_service)]
+
+
+def _overlap(request: Request) -> OverlapService:
+    overlap: OverlapService = request.app.state.overlap
+    return overlap
+
+
+Overlap = Annotated[OverlapService, Depends(_overlap)]
 
 
 @contextmanager
@@ -123,6 +133,20 @@ async def list_firings(
     """The policy's firing log, newest first."""
     firings = await policies.firings(_caller(identity), trigger_id, limit)
     return [FiringRead.of(f) for f in firings]
+
+
+@router.get("/{trigger_id}/runs", responses=NOT_FOUND)
+async def list_runs(
+    trigger_id: str,
+    identity: Identity,
+    policies: Service,
+    overlap: Overlap,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[PolicyRunRead]:
+    """The runs the policy started, newest first, with the status their lifecycle events
+    reported (the workflow engine's run has the node-by-node detail)."""
+    policy = await policies.get(_caller(identity), trigger_id)
+    return [PolicyRunRead.of(run, policy) for run in await overlap.runs(policy.id, limit)]
 
 
 @router.post(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from coagent_contracts.trigger import TriggerEventType
+from coagent_trigger.overlap import RunStatus, TrackedRun
 from coagent_trigger.policies import Firing, FiringOutcome, Policy
 
 Id = str
@@ -118,7 +119,8 @@ class FiringRead(BaseModel):
 
     id: str
     firing_key: str
-    policy_id: str
+    policy_id: str | None
+    """Null only for a room's fallback firing (no policy fired)."""
     event_type: TriggerEventType
     outcome: FiringOutcome
     room_id: str | None
@@ -141,4 +143,54 @@ class FiringRead(BaseModel):
             fired_by=firing.fired_by,
             detail=firing.detail,
             created_at=firing.created_at,
+        )
+
+
+class RunTriggerRead(BaseModel):
+    """The firing that started a run (as the workflow engine's run shows it)."""
+
+    kind: TriggerEventType
+    policy_id: str
+    firing_key: str
+    #: Id of the ``trigger fired`` event that carried the firing.
+    event_id: str | None
+
+
+class PolicyRunRead(BaseModel):
+    """One run a policy started, as far as trigger follows it (CONTRACTS "Runs" fields).
+
+    ``status`` moves ``queued`` → ``running`` → a terminal status; a run waiting for human
+    input still reads ``running`` here (the engine's run has the finer status).
+    """
+
+    id: str
+    workflow_id: str | None
+    status: RunStatus | None
+    room_id: str | None
+    fired_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    trigger: RunTriggerRead
+
+    @classmethod
+    def of(cls, run: TrackedRun, policy: Policy) -> PolicyRunRead:
+        """The HTTP view of a tracked run of ``policy`` (its kind when the run predates it)."""
+        assert run.run_id is not None, "only announced runs are listed"
+        kind = run.kind if run.kind is not None else policy.event_type
+        return cls(
+            id=run.run_id,
+            workflow_id=run.workflow_id,
+            status=run.status,
+            room_id=run.room_id,
+            fired_at=run.fired_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            error=run.error,
+            trigger=RunTriggerRead(
+                kind=kind,
+                policy_id=run.policy_id,
+                firing_key=run.firing_key,
+                event_id=run.fired_event_id,
+            ),
         )

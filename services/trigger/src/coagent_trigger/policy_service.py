@@ -15,8 +15,10 @@ from typing import Any
 from coagent_contracts.chat import MessagePostedData, MessagePostedV1
 from coagent_contracts.envelope import uuid7
 from coagent_contracts.trigger import TriggerEventType
+from coagent_kit.tracing import EVENT_ID, ROOM_ID, span
 from coagent_trigger.conditions import UserMessageConditions, validate_conditions
 from coagent_trigger.dry_run import DryRun, replay
+from coagent_trigger.fallback import decide, record_fallback
 from coagent_trigger.firing import record_firing
 from coagent_trigger.policies import (
     Caller,
@@ -29,6 +31,7 @@ from coagent_trigger.policies import (
     message_payload,
 )
 from coagent_trigger.ports import ScheduleCanceller, UnitOfWork, UnitOfWorkFactory
+from coagent_trigger.rooms import AccessChecker
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.time_triggers import arm_policy, debounce_match
 
@@ -77,11 +80,15 @@ class PolicyService:
         box: SecretBox,
         clock: Callable[[], datetime] = _now,
         canceller: ScheduleCanceller | None = None,
+        access: AccessChecker | None = None,
     ) -> None:
         self._uow = unit_of_work
         self._box = box
         self._clock = clock
         self._canceller = canceller
+        #: Asks the gateway whether an unscoped policy's owner (or a room's attacher) may act on
+        #: a room; without one (unit tests of other rules) every owner is taken to have access.
+        self._access = access
 
     # ------------------------------------------------------------------ CRUD
 
@@ -187,12 +194,16 @@ class PolicyService:
 
         Each request is its own firing: the source id is a fresh UUIDv7, so the key is
         ``<policy>:event:<uuid7>`` (the contract's key format for event-caused firings).
+        An unscoped policy fired into a room must have an owner who may act on that room now.
         """
         async with self._uow() as uow:
             policy = await self._visible(uow, caller, policy_id)
+        room = room_id if room_id is not None else policy.scope_session_id
+        if room is not None and policy.scope_session_id is None:
+            policy = await self._owner_in_room(policy, room)
+        async with self._uow() as uow:
             if not policy.is_active:
                 raise TriggerInactive(f"Trigger {policy_id} is not active")
-            room = room_id if room_id is not None else policy.scope_session_id
             if room is not None and not policy.covers_room(room):
                 raise RoomOutOfScope(f"Trigger {policy_id} is limited to another room")
             source = str(uuid7())
@@ -202,44 +213,77 @@ class PolicyService:
         assert firing is not None  # a fresh UUIDv7 key cannot be logged already
         return firing
 
+    async def _owner_in_room(self, policy: Policy, room_id: str) -> Policy:
+        """``policy`` with its owner's current role; 422 if the owner may not act on the room."""
+        if self._access is None:
+            return policy
+        grant = await self._access.check(room_id, policy.created_by)
+        if not grant.allowed:
+            raise RoomOutOfScope(f"The owner of trigger {policy.id} may not act on that room")
+        return replace(policy, owner_role=grant.platform_role or policy.owner_role)
+
     async def on_message(self, event: MessagePostedV1) -> list[Firing]:
-        """Fire every active ``user_message`` policy of the room that the message satisfies.
+        """Fire every ``user_message`` policy applying to the room that the message satisfies,
+        or, when no policy applies to the room, the room's fallback (see :mod:`.fallback`).
 
         Idempotent by event id (inbox claim) and, below that, by firing key (unique column):
         a redelivered message fires nothing new. A policy with ``debounce`` does not fire here:
         the match joins the (policy, room) window, which fires once when it closes.
         """
+        attributes = {ROOM_ID: event.data.room_id, EVENT_ID: event.event_id}
+        with span("trigger.evaluate", attributes) as current:
+            fired = await self._evaluate(event)
+            current.set_attribute("coagent.firings", len(fired))
+        return fired
+
+    async def _evaluate(self, event: MessagePostedV1) -> list[Firing]:
         data = event.data
+        async with self._uow() as uow:
+            candidates = await uow.policies.active_for_room("user_message", data.room_id)
+            room = await uow.rooms.get(data.room_id)
+        # Asked before the transaction: an answer may wait on the gateway, and no answer raises
+        # (the message is redelivered with backoff, never decided without the check).
+        decision = await decide(self._access, candidates, data, room)
         fired: list[Firing] = []
         async with self._uow() as uow:
             if not await uow.claim(MESSAGE_POLICIES_CONSUMER, event.event_id):
                 return []
-            for policy in await uow.policies.active_for_room("user_message", data.room_id):
-                conditions = UserMessageConditions.model_validate(policy.conditions)
-                if not matches_message(conditions, data):
-                    continue
-                count = await uow.counters.increment(policy.id, data.room_id)
-                every = conditions.message_count or 1
-                if count % every:
-                    continue
-                payload = message_payload(data, count)
-                if conditions.debounce is not None:
-                    # Coalesced: the window's end fires once, with the last message.
-                    await debounce_match(
-                        uow,
-                        policy,
-                        conditions.debounce,
-                        data,
-                        event.event_id,
-                        payload,
-                        self._clock(),
-                    )
-                    continue
-                firing = await self._fire(uow, policy, data.room_id, event.event_id, payload)
+            for policy in decision.applying:
+                firing = await self._match(uow, policy, event)
+                if firing is not None:
+                    fired.append(firing)
+            if decision.fallback is not None:
+                firing = await record_fallback(
+                    uow,
+                    decision.fallback,
+                    source_event_id=event.event_id,
+                    payload=message_payload(data, 1),
+                    now=self._clock(),
+                )
                 if firing is not None:
                     fired.append(firing)
             await uow.commit()
         return fired
+
+    async def _match(
+        self, uow: UnitOfWork, policy: Policy, event: MessagePostedV1
+    ) -> Firing | None:
+        """Fire ``policy`` for the message if it matches (a debounced policy joins its window)."""
+        data = event.data
+        conditions = UserMessageConditions.model_validate(policy.conditions)
+        if not matches_message(conditions, data):
+            return None
+        count = await uow.counters.increment(policy.id, data.room_id)
+        if count % (conditions.message_count or 1):
+            return None
+        payload = message_payload(data, count)
+        if conditions.debounce is not None:
+            # Coalesced: the window's end fires once, with the last message.
+            await debounce_match(
+                uow, policy, conditions.debounce, data, event.event_id, payload, self._clock()
+            )
+            return None
+        return await self._fire(uow, policy, data.room_id, event.event_id, payload)
 
     async def _fire(
         self,

@@ -10,6 +10,7 @@ from coagent_kit.unit_of_work import UnitOfWorkPort
 from coagent_trigger.domain import RoomActivity
 from coagent_trigger.overlap import BufferedFiring, TrackedRun
 from coagent_trigger.policies import Firing, FiringOutcome, Policy
+from coagent_trigger.rooms import RoomView
 from coagent_trigger.schedules import Arm, Burst, ClockState
 
 
@@ -27,6 +28,18 @@ class RoomActivityRepository(Protocol):
 
     async def with_human_messages(self) -> list[RoomActivity]:
         """Every room that has had a human message (what an unscoped silence policy covers)."""
+        ...
+
+
+class RoomRepository(Protocol):
+    """The projection of the gateway's rooms (attached workflow, attacher, course)."""
+
+    async def get(self, room_id: str) -> RoomView | None:
+        """The room as last seen, if any event about it arrived."""
+        ...
+
+    async def apply(self, room: RoomView) -> bool:
+        """Store ``room`` unless the stored row is newer (``changed_at``); True if stored."""
         ...
 
 
@@ -103,9 +116,14 @@ class OverlapRepository(Protocol):
         """Insert or replace the tracked run of ``run.firing_key``."""
         ...
 
-    async def prune(self, policy_id: str, room_key: str, ended_before: datetime) -> None:
-        """Forget the slot's runs that ended before ``ended_before`` (kept a while only so a
-        late lifecycle event of an ended run cannot reopen it)."""
+    async def prune(self, policy_id: str, room_key: str, ended_before: datetime, keep: int) -> None:
+        """Forget the slot's runs that ended before ``ended_before`` (kept that long so a late
+        lifecycle event of an ended run cannot reopen it), except the ``keep`` latest fired
+        (the policy's run list)."""
+        ...
+
+    async def runs(self, policy_id: str, limit: int) -> list[TrackedRun]:
+        """The latest ``limit`` runs the engine announced for the policy, newest fired first."""
         ...
 
     async def buffered(self, policy_id: str, room_key: str) -> BufferedFiring | None:
@@ -196,6 +214,11 @@ class UnitOfWork(UnitOfWorkPort, Protocol):
     @property
     def policies(self) -> PolicyRepository:
         """Trigger policies."""
+        ...
+
+    @property
+    def rooms(self) -> RoomRepository:
+        """The gateway's rooms, as projected from its events."""
         ...
 
     @property

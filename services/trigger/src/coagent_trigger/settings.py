@@ -2,7 +2,7 @@
 
 from typing import ClassVar
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from coagent_kit.settings import ServiceSettings
@@ -18,6 +18,11 @@ class TriggerSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://coagent_trigger@127.0.0.1:5432/coagent_trigger"
     chat_url: str = "http://127.0.0.1:8101"
     """Chat's internal API (a room's recent messages, for dry runs)."""
+    gateway_url: str = "http://127.0.0.1:8000"
+    """The gateway's internal API: whether a user may act on a room now (unscoped policies and
+    room fallbacks fire only where their owner may act)."""
+    access_cache_ttl_s: float = Field(default=30.0, ge=0)
+    """How long a room-access answer is reused (room and membership events drop it sooner)."""
     webhook_secret_key: SecretStr | None = None
     """Encrypts webhook signing secrets at rest; defaults to a key derived from the internal
     token secret (set its own value in production so rotating one does not break the other)."""

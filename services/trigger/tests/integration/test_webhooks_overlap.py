@@ -47,7 +47,7 @@ async def app(
     nats_url: str, database_url: str, settings: TriggerSettings
 ) -> AsyncIterator[FastAPI]:
     cfg = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
-    for durable, _ in RUN_EVENT_CONSUMERS.values():
+    for durable in RUN_EVENT_CONSUMERS.values():
         await fresh_consumer(nats_url, WORKFLOW.name, durable)
     app = create_app(cfg)
     async with app.router.lifespan_context(app):

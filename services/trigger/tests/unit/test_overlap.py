@@ -273,9 +273,14 @@ async def test_a_manual_fire_answers_what_the_overlap_rule_decided(
     assert (first["outcome"], second["outcome"]) == ("fired", "skipped")
 
 
-async def test_ended_runs_are_forgotten_after_a_while(
-    policies: PolicyService, overlap: OverlapService, store: MemoryStore, clock: Clock
+async def test_ended_runs_beyond_the_kept_ones_are_forgotten_after_a_while(
+    policies: PolicyService,
+    overlap: OverlapService,
+    store: MemoryStore,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr("coagent_trigger.overlap_service.RUNS_KEPT", 1)
     policy_id = await manual_policy(policies, "skip")
     old = await fire(policies, policy_id)
     await overlap.on_run_event(completed(old, "run-1"))

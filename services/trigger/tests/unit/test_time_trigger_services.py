@@ -79,7 +79,7 @@ async def test_a_timer_fires_each_instant_once_and_arms_the_next(
 
     clock.now = arm.due.at
     fired = await due.on_due(arm.due)
-    assert [f.firing_key for f in fired] == [f"{policy_id}:at:2026-01-05T09:01:00Z"]
+    assert [f.firing_key for f in fired] == [f"{policy_id}:room:r1:at:2026-01-05T09:01:00Z"]
     assert fired[0].room_id == "r1"
     assert await due.on_due(arm.due) == [], "a redelivered due message fires nothing"
     [next_arm] = pending(store, policy_id)
@@ -165,7 +165,7 @@ async def test_silence_rearms_on_human_messages_and_fires_once(
     assert await due.on_due(armed_first.due) == [], "a stale arm does nothing"
     clock.now = armed_second.due.at
     [firing] = await due.on_due(armed_second.due)
-    assert firing.firing_key == f"{policy_id}:at:2026-01-05T09:01:30Z"
+    assert firing.firing_key == f"{policy_id}:room:r1:at:2026-01-05T09:01:30Z"
     clock.advance(5)
     assert await due.on_due(armed_second.due) == [], "one silence, one firing"
 
@@ -184,7 +184,35 @@ async def test_a_message_processed_after_its_silence_elapsed_still_fires_it(
     [armed] = pending(store, policy_id)
     assert armed.due.at == T0 + timedelta(minutes=1)  # in the past: falls due at once
     [firing] = await due.on_due(armed.due)
-    assert firing.firing_key == f"{policy_id}:at:2026-01-05T09:01:00Z"
+    assert firing.firing_key == f"{policy_id}:room:r1:at:2026-01-05T09:01:00Z"
+
+
+async def test_an_unscoped_silence_fires_once_per_room_at_the_same_instant(
+    svc: PolicyService,
+    due: DueService,
+    activity: TriggerService,
+    store: MemoryStore,
+    clock: Clock,
+    posted: MessageFactory,
+) -> None:
+    policy_id = await create(svc, "silence", None, threshold_mins=1)
+    for room in ("r1", "r2"):
+        await activity.record_message(posted(1, room_id=room, created_at=T0))
+    arms = sorted(pending(store, policy_id), key=lambda a: a.slot)
+    assert [a.due.at for a in arms] == [T0 + timedelta(minutes=1)] * 2
+
+    clock.now = T0 + timedelta(minutes=1)
+    fired = [f for arm in arms for f in await due.on_due(arm.due)]
+
+    instant = "2026-01-05T09:01:00Z"
+    assert sorted(f.firing_key for f in fired) == [
+        f"{policy_id}:room:r1:at:{instant}",
+        f"{policy_id}:room:r2:at:{instant}",
+    ]
+    # The key is computed from stored facts only: a redelivery after a restart finds it logged.
+    clock.advance(2)
+    assert [await due.on_due(arm.due) for arm in arms] == [[], []]
+    assert len(store.firings) == 2
 
 
 async def test_a_new_silence_policy_arms_rooms_inside_a_silence_only(

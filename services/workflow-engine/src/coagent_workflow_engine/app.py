@@ -63,7 +63,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     workflow_engine = WorkflowEngineService(
         unit_of_work, on_queued=runtime.wake, on_cancel=runtime.cancel
     )
-    register_consumers(broker, workflow_engine, cancel_local=runtime.cancel_local)
+    workflows = WorkflowService(unit_of_work)
+    register_consumers(broker, workflow_engine, workflows, cancel_local=runtime.cancel_local)
     analytics = AnalyticsService(PostgresReportStore(sessions), unit_of_work, agents_api)
 
     lifespan = messaging_lifespan(
@@ -81,7 +82,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         checks={"postgres": postgres_check(engine), "nats": nats_check(broker)},
     )
     app.state.workflow_engine = workflow_engine
-    app.state.workflows = WorkflowService(unit_of_work)
+    app.state.workflows = workflows
     app.state.runtime = runtime
     app.state.broker = broker
     install_graph_errors(app)

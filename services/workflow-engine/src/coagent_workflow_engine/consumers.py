@@ -1,4 +1,5 @@
-"""Subscribers of the workflow engine: trigger firings, room history, and cancel requests."""
+"""Subscribers of the workflow engine: trigger firings, room history, rooms' attached workflows
+and cancel requests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from faststream.nats import NatsBroker, NatsMessage
 
 from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.gateway import RoomChangedV1
 from coagent_contracts.trigger import TriggerFiredV1, TriggerRunCancelRequestedV1
 from coagent_kit.broker import subscribe_event
 from coagent_workflow_engine.service import (
@@ -16,6 +18,9 @@ from coagent_workflow_engine.service import (
     POLICY_CANCELS_CONSUMER,
     WorkflowEngineService,
 )
+from coagent_workflow_engine.workflows.service import WorkflowService
+
+ROOMS_CONSUMER = "workflow-engine-rooms"
 
 CANCEL_SUBJECT = "control.workflow_engine.cancel"
 """Core NATS, captured by no stream: the id of a run to stop, wherever it runs."""
@@ -24,6 +29,7 @@ CANCEL_SUBJECT = "control.workflow_engine.cancel"
 def register_consumers(
     broker: NatsBroker,
     engine: WorkflowEngineService,
+    workflows: WorkflowService,
     *,
     cancel_local: Callable[[str], bool] | None = None,
 ) -> None:
@@ -38,6 +44,11 @@ def register_consumers(
 
     subscribe_event(broker, TriggerFiredV1, FIRINGS_CONSUMER, on_trigger_fired)
     subscribe_event(broker, MessagePostedV1, HISTORY_CONSUMER, on_message_posted)
+
+    async def on_room_changed(event: RoomChangedV1) -> None:
+        await workflows.follow_room(event.data)  # the gateway owns the room's attachment
+
+    subscribe_event(broker, RoomChangedV1, ROOMS_CONSUMER, on_room_changed)
 
     async def on_policy_cancel(event: TriggerRunCancelRequestedV1) -> None:
         await engine.cancel_for_policy(event)  # a policy's cancel_running overlap rule

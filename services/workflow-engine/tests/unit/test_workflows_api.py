@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from coagent_contracts.workflow import RunCancelledV1, RunQueuedV1
+from coagent_contracts.workflow import RoomWorkflowAttachedV1, RunCancelledV1, RunQueuedV1
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 from coagent_workflow_engine.adapters.memory import MemoryStore
 from coagent_workflow_engine.settings import WorkflowEngineSettings
@@ -176,7 +176,7 @@ async def test_others_get_404_admins_see_everything_and_delete_is_soft(
 
 
 async def test_the_room_workflow_is_upserted_by_staff_and_read_by_members(
-    client: httpx.AsyncClient, settings: WorkflowEngineSettings
+    client: httpx.AsyncClient, settings: WorkflowEngineSettings, store: MemoryStore
 ) -> None:
     teacher = headers(settings, "t1", room_role="teacher")
     student = headers(settings, "s1", "student", room_role="student")
@@ -192,6 +192,11 @@ async def test_the_room_workflow_is_upserted_by_staff_and_read_by_members(
     assert (updated.json()["id"], updated.json()["version"]) == (created["id"], 2)
     read = (await client.get("/api/v1/rooms/r5/workflow", headers=student)).json()
     assert (read["id"], len(read["graph_data"]["nodes"])) == (created["id"], 3)
+    # The gateway owns the room's attachment: only the attaching upsert is announced, once.
+    attached = [e.data for e in store.published if isinstance(e, RoomWorkflowAttachedV1)]
+    assert [(a.room_id, a.workflow_id, a.attached_by) for a in attached] == [
+        ("r5", created["id"], "t1")
+    ]
 
 
 async def test_execute_is_202_idempotent_and_a_queued_run_cancels_at_once(

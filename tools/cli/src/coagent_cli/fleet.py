@@ -133,6 +133,8 @@ class Fleet:
             env[f"{spec.prefix}PORT"] = str(self.config.port(spec))
         if spec.name == "trigger":  # dry runs read a room's recent messages from chat
             env["TRIGGER_CHAT_URL"] = self.config.url(SERVICES[0])
+            # Room access of policy owners is asked of the gateway's internal API.
+            env["TRIGGER_GATEWAY_URL"] = self.gateway_url
         if spec.has_database:
             env[f"{spec.prefix}DATABASE_URL"] = self._database_urls[spec.name]
         return env

@@ -150,8 +150,10 @@ class MemoryRoomStore:
     def __init__(self, state: MembershipState) -> None:
         self.state = state
 
-    async def create(self, room: Room) -> None:
+    async def create(self, room: Room, event: Event | None = None) -> None:
         self.state.rooms[room.id] = room
+        if event is not None:
+            self.state.published.append(event)
 
     async def get(self, room_id: str) -> Room | None:
         return self.state.rooms.get(room_id)
@@ -168,15 +170,22 @@ class MemoryRoomStore:
         found = [r for r in self.state.rooms.values() if r.course_id == course_id]
         return sorted(found, key=lambda r: r.created_at)
 
-    async def update(self, room_id: str, settings: RoomSettings) -> Room | None:
+    async def update(
+        self, room_id: str, settings: RoomSettings, event: Event | None = None
+    ) -> Room | None:
         room = self.state.rooms.get(room_id)
         if room is None:
             return None
         self.state.rooms[room_id] = dataclasses.replace(room, settings=settings)
+        if event is not None:
+            self.state.published.append(event)
         return self.state.rooms[room_id]
 
-    async def delete(self, room_id: str) -> bool:
-        return self.state.rooms.pop(room_id, None) is not None
+    async def delete(self, room_id: str, event: Event | None = None) -> bool:
+        gone = self.state.rooms.pop(room_id, None) is not None
+        if gone and event is not None:
+            self.state.published.append(event)
+        return gone
 
     async def assign(self, room_id: str, user_id: str, event: Event) -> bool:
         room = self.state.rooms[room_id]

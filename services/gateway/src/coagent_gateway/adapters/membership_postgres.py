@@ -247,6 +247,7 @@ def _settings_values(settings: RoomSettings) -> dict[str, object]:
         "ai_mode": settings.ai_mode,
         "is_analytics_active": settings.is_analytics_active,
         "attached_workflow_id": settings.attached_workflow_id,
+        "attached_by": settings.attached_by,
     }
 
 
@@ -259,6 +260,7 @@ def _room(row: Any, member_ids: frozenset[str] = frozenset()) -> Room:
         ai_mode=row.ai_mode,
         is_analytics_active=row.is_analytics_active,
         attached_workflow_id=row.attached_workflow_id,
+        attached_by=row.attached_by,
     )
     return Room(row.id, row.course_id, settings, row.created_at, member_ids)
 
@@ -270,7 +272,7 @@ class PostgresRoomStore:
         self._sessions = sessions
         self._on_commit = on_commit
 
-    async def create(self, room: Room) -> None:
+    async def create(self, room: Room, event: Event | None = None) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(
                 rooms.insert().values(
@@ -280,6 +282,9 @@ class PostgresRoomStore:
                     **_settings_values(room.settings),
                 )
             )
+            await _publish(session, [] if event is None else [event])
+        if event is not None:
+            self._on_commit()
 
     async def get(self, room_id: str) -> Room | None:
         async with self._sessions() as session:
@@ -334,16 +339,23 @@ class PostgresRoomStore:
             rows = await session.execute(query.order_by(rooms.c.created_at, rooms.c.id))
             return [_room(r) for r in rows]
 
-    async def update(self, room_id: str, settings: RoomSettings) -> Room | None:
-        async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(rooms).where(rooms.c.id == room_id).values(**_settings_values(settings))
-            )
+    async def update(
+        self, room_id: str, settings: RoomSettings, event: Event | None = None
+    ) -> Room | None:
+        statement = update(rooms).where(rooms.c.id == room_id).values(**_settings_values(settings))
+        if event is None:
+            async with self._sessions() as session, session.begin():
+                await session.execute(statement)
+        else:
+            await self._write(statement, event)
         return await self.get(room_id)
 
-    async def delete(self, room_id: str) -> bool:
+    async def delete(self, room_id: str, event: Event | None = None) -> bool:
+        statement = delete(rooms).where(rooms.c.id == room_id)
+        if event is not None:
+            return await self._write(statement, event)
         async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(rooms).where(rooms.c.id == room_id))
+            result = await session.execute(statement)
         return _changed(result)
 
     async def assign(self, room_id: str, user_id: str, event: Event) -> bool:

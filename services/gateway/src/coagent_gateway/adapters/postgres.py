@@ -222,6 +222,8 @@ rooms = Table(
     # The workflow lives in the workflows service's database: a reference, not a foreign key.
     Column("attached_workflow_id", String(64)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Who attached the workflow: the room's fallback runs with their authority.
+    Column("attached_by", String(64)),
 )
 room_members = _member_table("room_members", "room_id", "rooms")
 

@@ -33,6 +33,9 @@ class RoomSettings:
     ai_mode: AiMode = "teacher_only"
     is_analytics_active: bool = False
     attached_workflow_id: str | None = None
+    #: Who attached the workflow (set by the service from the caller, never by the client): the
+    #: room's fallback runs with their authority.
+    attached_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,21 @@ class RoomAccess:
         ``ta``) from the rest by this role alone, and the owner may not be enrolled at all.
         """
         return forwarded_role(self.course.owner_id, self.role, user_id)
+
+
+def attach_changes(
+    current: RoomSettings, changes: dict[str, object], user_id: str
+) -> dict[str, object]:
+    """``changes`` plus the attacher: whoever sets a (different) workflow becomes it; clearing
+    the workflow clears it too."""
+    if "attached_workflow_id" not in changes:
+        return changes
+    workflow_id = changes["attached_workflow_id"]
+    if workflow_id is None:
+        return {**changes, "attached_by": None}
+    if workflow_id == current.attached_workflow_id and current.attached_by is not None:
+        return changes
+    return {**changes, "attached_by": user_id}
 
 
 def forwarded_role(owner_id: str | None, role: str | None, user_id: str) -> str | None:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from coagent_contracts.gateway import MembershipChangedV1
+from coagent_contracts.gateway import MembershipChangedV1, RoomChangedV1
 from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings
 
 
 class RoomStore(Protocol):
     """Rooms and room assignments; assignment writes commit with their events."""
 
-    async def create(self, room: Room) -> None:
-        """Insert a room."""
+    async def create(self, room: Room, event: RoomChangedV1 | None = None) -> None:
+        """Insert a room (and queue ``event`` in the same transaction)."""
         ...
 
     async def get(self, room_id: str) -> Room | None:
@@ -28,12 +28,14 @@ class RoomStore(Protocol):
         """The rooms of a course, oldest first."""
         ...
 
-    async def update(self, room_id: str, settings: RoomSettings) -> Room | None:
-        """Replace the room's settings; None if it is gone."""
+    async def update(
+        self, room_id: str, settings: RoomSettings, event: RoomChangedV1 | None = None
+    ) -> Room | None:
+        """Replace the room's settings (queueing ``event`` with them); None if it is gone."""
         ...
 
-    async def delete(self, room_id: str) -> bool:
-        """Delete the room and its assignments."""
+    async def delete(self, room_id: str, event: RoomChangedV1 | None = None) -> bool:
+        """Delete the room and its assignments (queueing ``event`` only if it existed)."""
         ...
 
     async def assign(self, room_id: str, user_id: str, event: MembershipChangedV1) -> bool:

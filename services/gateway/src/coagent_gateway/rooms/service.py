@@ -14,7 +14,10 @@ from coagent_contracts.gateway import (
     MembershipChangedData,
     MembershipChangedV1,
     MembershipChangeKind,
+    RoomChangedData,
+    RoomChangedV1,
 )
+from coagent_contracts.workflow import RoomWorkflowAttachedV1
 from coagent_gateway.auth.ports import AuditLog
 from coagent_gateway.courses.domain import PRODUCER
 from coagent_gateway.courses.ports import CourseStore
@@ -27,6 +30,7 @@ from coagent_gateway.rooms.domain import (
     RoomAccess,
     RoomNotFound,
     RoomSettings,
+    attach_changes,
 )
 from coagent_gateway.rooms.ports import RoomStore
 from coagent_kit.errors import NotFound
@@ -63,28 +67,68 @@ class RoomService:
         require(user, action, access.resource)
         return access
 
+    async def access_of(self, room_id: str, user_id: str) -> tuple[RoomAccess | None, User | None]:
+        """The room (with ``user_id``'s course role) and the user, for services that ask whether
+        someone may act on a room; either is None when it does not exist."""
+        access = await self._rooms.access(room_id, user_id)
+        try:
+            user = await self._course_service.find_user(user_id, None)
+        except NotFound:
+            user = None
+        return access, user
+
     async def in_course(self, user: User, course_id: str) -> list[Room]:
         await self._course_service.view(user, course_id, Action.ROOM_READ)
         return await self._rooms.in_course(course_id)
 
     async def create(self, user: User, course_id: str, settings: RoomSettings) -> Room:
         await self._course_service.view(user, course_id, Action.ROOM_CREATE)
+        attacher = user.id if settings.attached_workflow_id else None
+        settings = dataclasses.replace(settings, attached_by=attacher)
         room = Room(str(uuid.uuid4()), course_id, settings, utc_now())
-        await self._rooms.create(room)
+        await self._rooms.create(room, room_changed(room.id, course_id, settings))
         return room
 
     async def update(self, user: User, room_id: str, changes: dict[str, object]) -> Room:
-        """Apply the given settings fields (the others keep their values)."""
+        """Apply the given settings fields (the others keep their values).
+
+        Whoever attaches a workflow becomes its attacher: the room's fallback runs as them.
+        """
         access = await self.room_access(user, room_id, Action.ROOM_UPDATE)
-        settings = dataclasses.replace(access.room.settings, **changes)  # type: ignore[arg-type]
-        room = await self._rooms.update(room_id, settings)
+        current = access.room.settings
+        changes = attach_changes(current, changes, user.id)
+        settings = dataclasses.replace(current, **changes)  # type: ignore[arg-type]
+        event = room_changed(room_id, access.room.course_id, settings)
+        room = await self._rooms.update(room_id, settings, event)
         if room is None:
             raise RoomNotFound("Room not found")
         return room
 
     async def delete(self, user: User, room_id: str) -> None:
-        await self.room_access(user, room_id, Action.ROOM_DELETE)
-        await self._rooms.delete(room_id)
+        access = await self.room_access(user, room_id, Action.ROOM_DELETE)
+        room = access.room
+        await self._rooms.delete(
+            room_id, room_changed(room_id, room.course_id, room.settings, deleted=True)
+        )
+
+    async def on_workflow_attached(self, event: RoomWorkflowAttachedV1) -> bool:
+        """Record the workflow the engine created for a room (``PUT /rooms/{id}/workflow``).
+
+        The engine let only course staff or admins attach it; False when the room is gone or
+        already shows that attachment (a redelivery).
+        """
+        data = event.data
+        room = await self._rooms.get(data.room_id)
+        if room is None:
+            return False
+        wanted = (data.workflow_id, data.attached_by)
+        if (room.settings.attached_workflow_id, room.settings.attached_by) == wanted:
+            return False
+        settings = dataclasses.replace(
+            room.settings, attached_workflow_id=data.workflow_id, attached_by=data.attached_by
+        )
+        changed = room_changed(room.id, room.course_id, settings)
+        return await self._rooms.update(room.id, settings, changed) is not None
 
     async def assign(
         self, user: User, room_id: str, *, user_id: str | None = None, email: str | None = None
@@ -119,6 +163,22 @@ class RoomService:
             subject_id=member_id,
             details={"room_id": access.room.id, "course_id": access.course.id},
         )
+
+
+def room_changed(
+    room_id: str, course_id: str, settings: RoomSettings, *, deleted: bool = False
+) -> RoomChangedV1:
+    """The room's state after a change, for the services that keep a projection of rooms."""
+    return RoomChangedV1(
+        producer=PRODUCER,
+        data=RoomChangedData(
+            room_id=room_id,
+            course_id=course_id,
+            attached_workflow_id=settings.attached_workflow_id,
+            attached_by=settings.attached_by,
+            deleted=deleted,
+        ),
+    )
 
 
 def _event(

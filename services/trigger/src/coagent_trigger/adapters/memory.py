@@ -8,6 +8,7 @@ from typing import Any
 
 from coagent_kit.unit_of_work import MemoryEventLog
 from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
+from coagent_trigger.adapters.memory_rooms import MemoryRoomRepository
 from coagent_trigger.adapters.memory_schedules import (
     MemoryBurstRepository,
     MemoryClockRepository,
@@ -15,8 +16,9 @@ from coagent_trigger.adapters.memory_schedules import (
     TimerMemory,
 )
 from coagent_trigger.domain import RoomActivity
-from coagent_trigger.overlap import BufferedFiring, TrackedRun
+from coagent_trigger.overlap import BufferedFiring, TrackedRun, newest_fired
 from coagent_trigger.policies import Firing, FiringOutcome, Policy
+from coagent_trigger.rooms import RoomView
 
 
 class MemoryStore(MemoryEventLog):
@@ -31,6 +33,7 @@ class MemoryStore(MemoryEventLog):
         self.tracked_runs: dict[str, TrackedRun] = {}
         self.buffered: dict[tuple[str, str], BufferedFiring] = {}
         self.timers = TimerMemory()
+        self.rooms: dict[str, RoomView] = {}
 
 
 class MemoryRoomActivityRepository:
@@ -158,12 +161,22 @@ class MemoryOverlapRepository:
     async def save(self, run: TrackedRun) -> None:
         self.staged[run.firing_key] = run
 
-    async def prune(self, policy_id: str, room_key: str, ended_before: datetime) -> None:
-        for key, run in {**self._store.tracked_runs, **self.staged}.items():
-            slot = (run.policy_id, run.room_key) == (policy_id, room_key)
-            if slot and run.state == "ended" and run.updated_at < ended_before:
-                self.forgotten.add(key)
-                self.staged.pop(key, None)
+    def _visible(self) -> list[TrackedRun]:
+        every = {**self._store.tracked_runs, **self.staged}
+        return [r for k, r in every.items() if k not in self.forgotten or k in self.staged]
+
+    async def prune(self, policy_id: str, room_key: str, ended_before: datetime, keep: int) -> None:
+        slot = [r for r in self._visible() if (r.policy_id, r.room_key) == (policy_id, room_key)]
+        latest = {r.firing_key for r in newest_fired(slot)[:keep]}
+        for run in slot:
+            old = run.state == "ended" and run.updated_at < ended_before
+            if old and run.firing_key not in latest:
+                self.forgotten.add(run.firing_key)
+                self.staged.pop(run.firing_key, None)
+
+    async def runs(self, policy_id: str, limit: int) -> list[TrackedRun]:
+        announced = [r for r in self._visible() if r.policy_id == policy_id and r.run_id]
+        return newest_fired(announced)[:limit]
 
     async def buffered(self, policy_id: str, room_key: str) -> BufferedFiring | None:
         slot = (policy_id, room_key)
@@ -186,6 +199,7 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
     def begin(self) -> None:
         self.activity = MemoryRoomActivityRepository(self._store)
         self.policies = MemoryPolicyRepository(self._store)
+        self.rooms = MemoryRoomRepository(self._store.rooms)
         self.firings = MemoryFiringRepository(self._store)
         self.counters = MemoryCounterRepository(self._store)
         self.overlap = MemoryOverlapRepository(self._store)
@@ -198,6 +212,7 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
         self.clocks.apply()
         self.bursts.apply()
         self._store.activity.update(self.activity.staged)
+        self._store.rooms.update(self.rooms.staged)
         self._store.policies.update(self.policies.staged)
         for policy_id in self.policies.deleted:
             self._store.policies.pop(policy_id, None)

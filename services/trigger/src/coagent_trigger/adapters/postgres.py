@@ -11,6 +11,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -28,6 +29,7 @@ from coagent_kit.db import new_metadata
 from coagent_kit.outbox import inbox_table, outbox_table
 from coagent_kit.unit_of_work import SqlUnitOfWork
 from coagent_trigger.adapters.postgres_overlap import PostgresOverlapRepository, overlap_tables
+from coagent_trigger.adapters.postgres_rooms import PostgresRoomRepository, room_table
 from coagent_trigger.adapters.postgres_schedules import (
     OutboxScheduleQueue,
     PostgresBurstRepository,
@@ -74,11 +76,12 @@ firings = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("firing_key", String(255), nullable=False, unique=True),
+    # Null for a room's fallback firing (``kind`` = ``room_fallback``): no policy fired.
     Column(
         "policy_id",
         String(64),
         ForeignKey("trigger_policies.id", ondelete="CASCADE"),
-        nullable=False,
+        nullable=True,
         index=True,
     ),
     Column("event_type", String(32), nullable=False),
@@ -88,6 +91,8 @@ firings = Table(
     Column("fired_by", String(64)),
     Column("detail", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="policy"),
+    Index("ix_firings_room_id_kind", "room_id", "kind"),
 )
 
 policy_counters = Table(
@@ -104,6 +109,7 @@ policy_counters = Table(
 )
 
 tracked_runs, buffered_firings = overlap_tables(metadata)
+rooms = room_table(metadata)
 
 
 trigger_clocks = clock_table(metadata)
@@ -286,6 +292,7 @@ class PostgresUnitOfWork(SqlUnitOfWork):
     def bind(self, session: AsyncSession) -> None:
         self.activity = PostgresRoomActivityRepository(session)
         self.policies = PostgresPolicyRepository(session)
+        self.rooms = PostgresRoomRepository(session, rooms)
         self.firings = PostgresFiringRepository(session)
         self.counters = PostgresCounterRepository(session)
         self.schedules = OutboxScheduleQueue(session, outbox, self._schedule_queued)

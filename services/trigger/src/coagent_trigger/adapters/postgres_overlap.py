@@ -14,6 +14,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     delete,
     func,
     select,
@@ -41,7 +42,16 @@ def overlap_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("cancel_requested", Boolean, nullable=False),
         Column("cancel_sent", Boolean, nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("workflow_id", String(64)),
+        Column("kind", String(32)),
+        Column("fired_event_id", String(64)),
+        Column("fired_at", DateTime(timezone=True)),
+        Column("status", String(16)),
+        Column("started_at", DateTime(timezone=True)),
+        Column("finished_at", DateTime(timezone=True)),
+        Column("error", Text),
         Index("ix_tracked_runs_slot", "policy_id", "room_key"),
+        Index("ix_tracked_runs_policy_fired", "policy_id", "fired_at"),
     )
     buffered = Table(
         "buffered_firings",
@@ -70,6 +80,14 @@ def _tracked(row: Any) -> TrackedRun:
         run_id=row.run_id,
         cancel_requested=row.cancel_requested,
         cancel_sent=row.cancel_sent,
+        workflow_id=row.workflow_id,
+        kind=row.kind,
+        fired_event_id=row.fired_event_id,
+        fired_at=row.fired_at,
+        status=row.status,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        error=row.error,
     )
 
 
@@ -106,6 +124,14 @@ class PostgresOverlapRepository:
             "cancel_requested": run.cancel_requested,
             "cancel_sent": run.cancel_sent,
             "updated_at": run.updated_at,
+            "workflow_id": run.workflow_id,
+            "kind": run.kind,
+            "fired_event_id": run.fired_event_id,
+            "fired_at": run.fired_at,
+            "status": run.status,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "error": run.error,
         }
         await self._session.execute(
             insert(self._tracked)
@@ -113,16 +139,33 @@ class PostgresOverlapRepository:
             .on_conflict_do_update(index_elements=[self._tracked.c.firing_key], set_=values)
         )
 
-    async def prune(self, policy_id: str, room_key: str, ended_before: datetime) -> None:
+    async def prune(self, policy_id: str, room_key: str, ended_before: datetime, keep: int) -> None:
         c = self._tracked.c
+        slot = (c.policy_id == policy_id, c.room_key == room_key)
+        latest = (
+            select(c.firing_key)
+            .where(*slot)
+            .order_by(c.fired_at.desc().nulls_last(), c.firing_key.desc())
+            .limit(keep)
+        )
         await self._session.execute(
             delete(self._tracked).where(
-                c.policy_id == policy_id,
-                c.room_key == room_key,
+                *slot,
                 c.state == "ended",
                 c.updated_at < ended_before,
+                c.firing_key.not_in(latest.scalar_subquery()),
             )
         )
+
+    async def runs(self, policy_id: str, limit: int) -> list[TrackedRun]:
+        c = self._tracked.c
+        query = (
+            select(self._tracked)
+            .where(c.policy_id == policy_id, c.run_id.is_not(None))
+            .order_by(c.fired_at.desc().nulls_last(), c.firing_key.desc())
+            .limit(limit)
+        )
+        return [_tracked(row) for row in await self._session.execute(query)]
 
     async def buffered(self, policy_id: str, room_key: str) -> BufferedFiring | None:
         c = self._buffered.c

@@ -143,6 +143,9 @@ class MemoryWorkflows:
     async def attach(self, room_id: str, workflow_id: str) -> None:
         self._t.rooms[room_id] = workflow_id
 
+    async def detach(self, room_id: str) -> None:
+        self._t.rooms.pop(room_id, None)
+
 
 class MemoryHistory:
     def __init__(self, tables: EngineTables) -> None:

@@ -302,6 +302,9 @@ class PostgresWorkflows:
             )
         )
 
+    async def detach(self, room_id: str) -> None:
+        await self._s.execute(delete(room_workflows).where(room_workflows.c.room_id == room_id))
+
 
 def _workflow_values(workflow: Workflow) -> dict[str, Any]:
     return {c.name: getattr(workflow, c.name) for c in workflows.c}

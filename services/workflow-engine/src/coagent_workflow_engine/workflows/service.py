@@ -13,6 +13,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from coagent_contracts.envelope import uuid7
+from coagent_contracts.gateway import RoomChangedData
+from coagent_contracts.workflow import RoomWorkflowAttachedData, RoomWorkflowAttachedV1
+from coagent_kit.logging import get_logger
 from coagent_kit.unit_of_work import UnitOfWorkPort
 from coagent_workflow_engine.graphs import WorkflowGraph, check_graph, parse_graph
 from coagent_workflow_engine.workflows.domain import (
@@ -31,6 +34,8 @@ from coagent_workflow_engine.workflows.references import check_no_cycle
 
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 DEFAULT_NAME = "Default Workflow"
+
+log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -159,7 +164,11 @@ class WorkflowService:
         graph_data: object = None,
         is_active: bool | None = None,
     ) -> Current:
-        """Update the attached workflow, or create and attach one (the reference's upsert)."""
+        """Update the attached workflow, or create and attach one (the reference's upsert).
+
+        The gateway owns the room's ``attached_workflow_id``: attaching a new workflow is
+        announced (in the same transaction) so it records the workflow and who attached it.
+        """
         if not (caller.is_admin or caller.resource_role in ROOM_STAFF):
             raise NotRoomStaff("Only the course's staff may change the room's workflow")
         async with self._uow() as uow:
@@ -170,10 +179,30 @@ class WorkflowService:
                 active = True if is_active is None else is_active
                 current = await self._create(uow, caller, name or DEFAULT_NAME, graph, active)
                 await uow.workflows.attach(room_id, current[0].id)
+                await uow.publish(_attached(room_id, current[0].id, caller.user_id))
             else:
                 current = await self._update(uow, caller, workflow, name, graph_data, is_active)
             await uow.commit()
         return current
+
+    async def follow_room(self, room: RoomChangedData) -> bool:
+        """Keep the room's attachment in step with the gateway, which owns it; True if changed.
+
+        A workflow this engine does not know is not attached (the gateway does not check ids).
+        """
+        wanted = None if room.deleted else room.attached_workflow_id
+        async with self._uow() as uow:
+            if wanted == await uow.workflows.room_workflow(room.room_id):
+                return False
+            if wanted is None:
+                await uow.workflows.detach(room.room_id)
+            elif await uow.workflows.get(wanted) is None:
+                log.warning("room_workflow_unknown", room_id=room.room_id, workflow_id=wanted)
+                return False
+            else:
+                await uow.workflows.attach(room.room_id, wanted)
+            await uow.commit()
+        return True
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -246,6 +275,15 @@ class WorkflowService:
         )
         await uow.workflows.update(workflow)
         return workflow, version
+
+
+def _attached(room_id: str, workflow_id: str, user_id: str) -> RoomWorkflowAttachedV1:
+    return RoomWorkflowAttachedV1(
+        producer="workflow-engine",
+        data=RoomWorkflowAttachedData(
+            room_id=room_id, workflow_id=workflow_id, attached_by=user_id
+        ),
+    )
 
 
 async def _accessible(uow: WorkflowsUnitOfWork, caller: Caller, workflow_id: str) -> Workflow:

@@ -1,0 +1,52 @@
+"""In-memory room projection and a scripted access checker (unit tests)."""
+
+from __future__ import annotations
+
+from coagent_trigger.rooms import Access, GatewayUnavailable, RoomView
+
+
+class MemoryRoomRepository:
+    """Staged rows over the committed ones; newer-wins like the SQL upsert."""
+
+    def __init__(self, committed: dict[str, RoomView]) -> None:
+        self._committed = committed
+        self.staged: dict[str, RoomView] = {}
+
+    async def get(self, room_id: str) -> RoomView | None:
+        return self.staged.get(room_id, self._committed.get(room_id))
+
+    async def apply(self, room: RoomView) -> bool:
+        current = await self.get(room.room_id)
+        if current is not None and current.changed_at > room.changed_at:
+            return False
+        self.staged[room.room_id] = room
+        return True
+
+
+class ScriptedAccess:
+    """Answers from a table of allowed (room, user) pairs; counts questions per pair.
+
+    ``down`` makes every question fail like an unreachable gateway.
+    """
+
+    def __init__(
+        self,
+        allowed: set[tuple[str, str]] | None = None,
+        roles: dict[str, str] | None = None,
+    ) -> None:
+        self.allowed = set(allowed or ())
+        self.roles = dict(roles or {})
+        self.asked: list[tuple[str, str]] = []
+        self.invalidated: list[str] = []
+        self.down = False
+
+    async def check(self, room_id: str, user_id: str) -> Access:
+        self.asked.append((room_id, user_id))
+        if self.down:
+            raise GatewayUnavailable("the gateway is unreachable")
+        if (room_id, user_id) not in self.allowed:
+            return Access(allowed=False, platform_role=self.roles.get(user_id))
+        return Access(allowed=True, platform_role=self.roles.get(user_id, "student"))
+
+    def invalidate(self, room_id: str) -> None:
+        self.invalidated.append(room_id)

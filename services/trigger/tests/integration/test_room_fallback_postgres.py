@@ -1,0 +1,81 @@
+"""The room projection and room fallback firings on the real PostgreSQL adapter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.gateway import RoomChangedData, RoomChangedV1
+from coagent_kit.db import create_engine, session_factory
+from coagent_trigger.adapters.memory_rooms import ScriptedAccess
+from coagent_trigger.adapters.postgres import PostgresUnitOfWork, firings
+from coagent_trigger.policy_service import PolicyService
+from coagent_trigger.room_projection import RoomProjection
+from coagent_trigger.secrets_box import SecretBox
+
+pytestmark = pytest.mark.integration
+
+Posted = Callable[..., MessagePostedV1]
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def database_url(service_database_url: Callable[[str], str]) -> str:
+    # Sync: migrating runs its own event loop, which cannot start inside the tests' loop.
+    return service_database_url("trigger")
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+def _changed(room: str, workflow: str, at: datetime) -> RoomChangedV1:
+    return RoomChangedV1(
+        producer="gateway",
+        occurred_at=at,
+        data=RoomChangedData(
+            room_id=room, course_id="c1", attached_workflow_id=workflow, attached_by="t1"
+        ),
+    )
+
+
+async def test_the_newest_room_event_wins_and_a_fallback_is_logged_without_a_policy(
+    sessions: async_sessionmaker[AsyncSession], posted: Posted
+) -> None:
+    room = f"room-{uuid.uuid4()}"
+    projection = RoomProjection(lambda: PostgresUnitOfWork(sessions, lambda: None))
+    newer = _changed(room, "wf-new", T0 + timedelta(seconds=5))
+    assert await projection.on_room_changed(newer) is True
+    assert await projection.on_room_changed(newer) is False  # a redelivery
+    assert await projection.on_room_changed(_changed(room, "wf-old", T0)) is False
+    view = await projection.get(room)
+    assert view is not None
+    assert view.fallback == ("wf-new", "t1")
+
+    service = PolicyService(
+        lambda: PostgresUnitOfWork(sessions, lambda: None),
+        SecretBox("k"),
+        access=ScriptedAccess({(room, "t1")}),
+    )
+    message = posted(1, room_id=room)
+    [firing] = await service.on_message(message)
+    assert await service.on_message(message) == []
+    async with sessions() as session:
+        rows = (await session.execute(select(firings).where(firings.c.room_id == room))).all()
+    assert [(r.policy_id, r.kind, r.firing_key) for r in rows] == [
+        (None, "room_fallback", firing.firing_key)
+    ]
