@@ -11,6 +11,7 @@ import pytest
 
 from coagent_cli.fleet import Fleet
 from coagent_cli.testing import running_fleet
+from coagent_cli.testing_traces import OtlpReceiver, exporting_to
 
 ADMIN_EMAIL = "ada@example.org"
 ADMIN_PASSWORD = "correct-horse-battery"
@@ -18,11 +19,18 @@ LOCAL_TEST_NETWORK = "127.0.0.1/32"
 
 
 @pytest.fixture(scope="session")
-def fleet() -> Iterator[Fleet]:
-    """Embedded stack + migrations + super admin + six services, all ready."""
+def trace_receiver() -> Iterator[OtlpReceiver]:
+    """The OTLP/HTTP endpoint the session's fleet exports its spans to."""
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
+def fleet(trace_receiver: OtlpReceiver) -> Iterator[Fleet]:
+    """Embedded stack + migrations + super admin + six services, all ready, exporting spans."""
     # Workflow http nodes may call servers the tests start on loopback (dev/test only).
     os.environ.setdefault("WORKFLOW_ENGINE_HTTP_ALLOW_NETWORKS", LOCAL_TEST_NETWORK)
-    with running_fleet(ADMIN_EMAIL, ADMIN_PASSWORD) as running:
+    with exporting_to(trace_receiver), running_fleet(ADMIN_EMAIL, ADMIN_PASSWORD) as running:
         yield running
 
 

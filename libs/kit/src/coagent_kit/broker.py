@@ -41,6 +41,7 @@ from coagent_contracts.streams import (
     replay_subject,
     stream_for_subject,
 )
+from coagent_kit.consumer_metrics import RedeliveryMiddleware
 from coagent_kit.logging import get_logger
 from coagent_kit.tracing import tracer_provider
 
@@ -141,7 +142,7 @@ async def _connect(nats_url: str, wait_s: float) -> NatsClient:
 
 
 def create_broker(nats_url: str, service_name: str) -> NatsBroker:
-    """A broker with tracing (traceparent in headers) and Prometheus middlewares."""
+    """A broker with tracing (traceparent in headers), Prometheus and redelivery middlewares."""
     return NatsBroker(
         nats_url,
         name=service_name,
@@ -149,6 +150,7 @@ def create_broker(nats_url: str, service_name: str) -> NatsBroker:
         middlewares=[
             NatsTelemetryMiddleware(tracer_provider=tracer_provider()),
             NatsPrometheusMiddleware(registry=REGISTRY, app_name=service_name),
+            RedeliveryMiddleware,
         ],
         graceful_timeout=10.0,
     )

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from faststream.nats import NatsBroker
 
 from coagent_kit.broker import ensure_streams, start_broker
+from coagent_kit.consumer_metrics import ConsumerInfoPoller
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
 
@@ -24,7 +25,8 @@ def messaging_lifespan(
     on_start: Sequence[Hook] = (),
     closers: Sequence[Hook] = (),
 ) -> Lifespan:
-    """Declare streams, connect the broker, start the relay, run ``on_start``; undo in reverse.
+    """Declare streams, connect the broker, start the consumer metrics and the relay, run
+    ``on_start``; undo in reverse.
 
     ``closers`` release the service's own clients (engines, Redis, HTTP) after the broker has
     stopped, so no handler is still using them.
@@ -38,6 +40,8 @@ def messaging_lifespan(
             replicas=settings.stream_replicas,
         )
         await start_broker(broker, settings.nats_url, settings.connect_timeout_s)
+        consumers = ConsumerInfoPoller(broker, settings.service_name)
+        consumers.start()
         if relay is not None:
             relay.start()
         try:
@@ -47,6 +51,7 @@ def messaging_lifespan(
         finally:
             if relay is not None:
                 await relay.stop()
+            await consumers.stop()
             await broker.stop()
             for close in closers:
                 await close()

@@ -19,8 +19,10 @@ from coagent_chat.domain import (
     record_activity,
 )
 from coagent_chat.events import PRODUCER, activity_recorded, message_posted, messages_erased
+from coagent_chat.metrics import record_stored
 from coagent_chat.ports import UnitOfWork, UnitOfWorkFactory
 from coagent_contracts.workflow import AgentMessageProducedV1
+from coagent_kit.tracing import MESSAGE_ID, ROOM_ID, RUN_ID, Attributes, span
 
 __all__ = [
     "AGENT_REPLIES_CONSUMER",
@@ -57,12 +59,16 @@ class ChatService:
         A retry (same sender, room and ``client_msg_id``) returns the original without an event;
         the same key with different content raises ``IdempotencyConflict``.
         """
-        async with self._uow() as uow:
-            stored, created = await uow.messages.append(message)
-            if not created:
-                return Posted(check_retry(message, stored), created=False)
-            await _announce(uow, stored)
-            await uow.commit()
+        with span("chat.store_message", _attributes(message)) as current:
+            async with self._uow() as uow:
+                stored, created = await uow.messages.append(message)
+                current.set_attribute("coagent.retry", not created)
+                if not created:
+                    return Posted(check_retry(message, stored), created=False)
+                await _announce(uow, stored)
+                await uow.commit()
+            current.set_attributes({MESSAGE_ID: stored.id, "coagent.seq": stored.seq})
+        record_stored(stored)
         return Posted(stored, created=True)
 
     async def post_message(self, message: NewMessage) -> Message:
@@ -110,28 +116,36 @@ class ChatService:
         the same reply again (a new event, the same ``stream_id``) by the idempotency key.
         """
         data = event.data
-        async with self._uow() as uow:
-            if not await uow.claim(AGENT_REPLIES_CONSUMER, event.event_id):
-                return None
-            stored, created = await uow.messages.append(
-                NewMessage(
-                    room_id=data.room_id,
-                    content=data.content,
-                    sender_kind="agent",
-                    sender_id=data.agent_id,
-                    sender_name=data.agent_name,
-                    agent_id=data.agent_id,
-                    agent_type=data.agent_type,
-                    run_id=data.run_id,
-                    offline=data.offline,
-                    stream_id=data.stream_id,
-                    client_msg_id=_reply_key(data.stream_id),
+        attributes = {ROOM_ID: data.room_id, RUN_ID: data.run_id, "coagent.sender_kind": "agent"}
+        with span("chat.store_message", attributes):
+            async with self._uow() as uow:
+                if not await uow.claim(AGENT_REPLIES_CONSUMER, event.event_id):
+                    return None
+                stored, created = await uow.messages.append(
+                    NewMessage(
+                        room_id=data.room_id,
+                        content=data.content,
+                        sender_kind="agent",
+                        sender_id=data.agent_id,
+                        sender_name=data.agent_name,
+                        agent_id=data.agent_id,
+                        agent_type=data.agent_type,
+                        run_id=data.run_id,
+                        offline=data.offline,
+                        stream_id=data.stream_id,
+                        client_msg_id=_reply_key(data.stream_id),
+                    )
                 )
-            )
-            if created:
-                await _announce(uow, stored, causation_id=event.event_id)
-            await uow.commit()  # also when not created: the claim is kept
+                if created:
+                    await _announce(uow, stored, causation_id=event.event_id)
+                await uow.commit()  # also when not created: the claim is kept
+        if created:
+            record_stored(stored)
         return stored if created else None
+
+
+def _attributes(message: NewMessage) -> Attributes:
+    return {ROOM_ID: message.room_id, "coagent.sender_kind": message.sender_kind}
 
 
 def _reply_key(stream_id: str | None) -> str | None:

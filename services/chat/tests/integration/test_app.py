@@ -11,9 +11,11 @@ import nats
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from coagent_chat.app import create_app
 from coagent_chat.settings import ChatSettings
+from coagent_cli.testing import eventually
 from coagent_contracts.chat import MessagePostedV1, message_posted_subject
 from coagent_contracts.workflow import AgentMessageProducedV1
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
@@ -109,3 +111,25 @@ async def test_an_agent_reply_on_jetstream_is_stored_in_the_room(
         (1, "agent", "the agent speaks")
     ]
     assert body[0]["agent_id"] == "a1"
+
+
+async def test_metrics_show_stored_messages_and_the_consumers_depth(
+    client: httpx.AsyncClient,
+) -> None:
+    room = f"it-{uuid.uuid4().hex[:12]}"
+    response = await client.post(f"/internal/rooms/{room}/messages", json={"content": "counted"})
+    assert response.status_code == 201
+
+    async def scraped() -> dict[tuple[str, str], float] | None:
+        text = (await client.get("/metrics")).text
+        samples = {
+            (s.name, s.labels.get("sender_kind") or s.labels.get("consumer", "")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+        depth = ("coagent_jetstream_consumer_num_pending", "chat-agent-messages")
+        return samples if depth in samples else None
+
+    samples = await eventually(scraped, "the consumer gauges", timeout_s=DEADLINE_S)
+    assert samples[("coagent_chat_messages_stored_total", "human")] >= 1
+    assert ("coagent_jetstream_consumer_num_ack_pending", "chat-agent-messages") in samples

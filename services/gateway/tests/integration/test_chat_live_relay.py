@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from coagent_contracts.chat import ArtifactChangedData, ArtifactChangedV1
 from coagent_contracts.gateway import MembershipChangedData, MembershipChangedV1
+from coagent_contracts.graphrag import GraphBuildProgressData, GraphBuildProgressV1
 from coagent_contracts.workflow import RunStartedData, RunStartedV1
 from coagent_gateway.chat.live import REVOKED, Outbox, RoomHub
 from coagent_gateway.chat.presence import (
@@ -161,3 +162,28 @@ async def test_artifact_and_run_events_reach_the_rooms_sockets(
     assert artifact["artifact"]["id"] == "a1"
     assert artifact["artifact"]["version"] == 2
     assert trace["event_type"] == "run_started"
+
+
+async def test_graph_build_progress_reaches_the_rooms_sockets(
+    hubs: tuple[RoomHub, RoomHub], nats_url: str
+) -> None:
+    room_id = f"room-{uuid.uuid4().hex[:10]}"
+    outbox = Outbox()
+    hubs[0].join(room_id, outbox)
+    broker = create_broker(nats_url, "test-producer")
+    await start_broker(broker, nats_url, 5.0)
+    data = GraphBuildProgressData(
+        room_id=room_id, build_id="b-1", step=4, stage="reports", status="running",
+        done=1, total=4, communities=4,
+    )  # fmt: skip
+    try:
+        await publish_event(broker, GraphBuildProgressV1(producer="graphrag-ingest", data=data))
+        frame = await _next_of(outbox, "graph_build")
+    finally:
+        await broker.stop()
+    assert {k: frame[k] for k in ("room_id", "build_id", "stage", "status", "progress")} == {
+        "room_id": room_id, "build_id": "b-1", "stage": "reports", "status": "running",
+        "progress": 0.625,
+    }  # fmt: skip
+    assert "content" not in frame
+    assert "sender" not in frame

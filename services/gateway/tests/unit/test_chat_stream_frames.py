@@ -48,10 +48,11 @@ DELTA = {
 
 @dataclass
 class Msg:
-    """The two fields of a NATS message the hub reads."""
+    """The fields of a NATS message the hub reads."""
 
     subject: str
     data: bytes
+    headers: dict[str, str] | None = None
 
 
 def _drain(outbox: Outbox) -> list[dict[str, Any]]:

@@ -83,6 +83,9 @@ class Run:
     parent_run_id: str | None = None
     #: Budgets a child run got from its parent (``RunLimits`` fields), tighter than its graph's.
     limits: dict[str, Any] | None = None
+    #: W3C trace context (``traceparent``…) of whoever queued the run: the worker that claims it,
+    #: in any process and after any restart, continues that trace instead of starting its own.
+    trace_context: dict[str, str] | None = None
 
     @property
     def is_terminal(self) -> bool:
@@ -101,6 +104,7 @@ class Run:
         created_by: str | None = None,
         input: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Run:
         """A new run waiting for a worker."""
         return cls(
@@ -114,6 +118,7 @@ class Run:
             created_by=created_by,
             input=dict(input or {}),
             idempotency_key=idempotency_key,
+            trace_context=trace_context or None,
         )
 
 

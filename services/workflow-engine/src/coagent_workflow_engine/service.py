@@ -15,6 +15,7 @@ from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.envelope import Event, uuid7
 from coagent_contracts.trigger import TriggerFiredV1, TriggerRunCancelRequestedV1
 from coagent_contracts.workflow import RunQueuedData, RunQueuedV1
+from coagent_kit.tracing import inject_headers
 from coagent_workflow_engine.domain import (
     HistoryMessage,
     Run,
@@ -25,6 +26,7 @@ from coagent_workflow_engine.domain import (
     Step,
 )
 from coagent_workflow_engine.lifecycle import PRODUCER, cancelled, failed
+from coagent_workflow_engine.metrics import record_run_finished
 from coagent_workflow_engine.ports import UnitOfWork, UnitOfWorkFactory
 from coagent_workflow_engine.workflows.domain import (
     Caller,
@@ -126,6 +128,7 @@ class WorkflowEngineService:
                 workflow_version=workflow.current_version if workflow else 1,
                 created_by=workflow.created_by if workflow else None,
                 input=dict(firing.payload),
+                trace_context=inject_headers(),
             )
             problem = _owner_may_not_run(event, workflow) or await _unrunnable(
                 uow, workflow, firing.workflow_id
@@ -138,6 +141,7 @@ class WorkflowEngineService:
                 await uow.runs.save(run)
                 await uow.publish(failure)
             await uow.commit()
+        record_run_finished(run)  # a firing its owner may not run fails at once
         if run.status == "queued":
             await self.on_queued(run.id)
         return run
@@ -191,6 +195,7 @@ class WorkflowEngineService:
                 created_by=caller.user_id,
                 input=payload,
                 idempotency_key=idempotency_key,
+                trace_context=inject_headers(),
             )
             if not await uow.runs.add(run):  # a concurrent call with the same key won
                 assert idempotency_key is not None
@@ -218,6 +223,7 @@ class WorkflowEngineService:
                 workflow_version=old.workflow_version,
                 created_by=caller.user_id,
                 input=old.input,
+                trace_context=inject_headers(),
             )
             await uow.runs.add(run)
             await uow.publish(run_queued(run))
@@ -240,6 +246,7 @@ class WorkflowEngineService:
                 run = replace(run, cancel_requested=True)
                 await uow.runs.save(run)
             await uow.commit()
+        record_run_finished(run)  # cancelled while queued or waiting for input
         if run.status == "running":
             await self.on_cancel(run.id)
         return run
@@ -271,6 +278,7 @@ class WorkflowEngineService:
                 run = replace(run, cancel_requested=True)
                 await uow.runs.save(run)
             await uow.commit()
+        record_run_finished(run)  # cancelled while queued or waiting for input
         if run.status == "running":
             await self.on_cancel(run.id)
         return run
@@ -284,7 +292,14 @@ class WorkflowEngineService:
                 raise RunAlreadyFinished(f"Run {run_id} already ended ({run.status})")
             if run.status != "interrupted":
                 raise RunNotInterrupted(f"Run {run_id} is {run.status}, not waiting for input")
-            run = replace(run, status="queued", resume={"value": value}, pending_input=None)
+            # The answer is a new action: the resumed part of the run joins the answer's trace.
+            run = replace(
+                run,
+                status="queued",
+                resume={"value": value},
+                pending_input=None,
+                trace_context=inject_headers() or run.trace_context,
+            )
             await uow.runs.save(run)
             await uow.commit()
         await self.on_queued(run.id)

@@ -20,6 +20,7 @@ from rich.console import Console
 from coagent_cli import asyncapi
 from coagent_cli.fleet import SERVICES, Fleet, FleetConfig, FleetError, service_pids
 from coagent_cli.stack import EmbeddedStack, StackError
+from coagent_cli.traces import PROJECT, TraceViewer, viewer_config
 from coagent_cli.up import (
     bootstrap_admin,
     check_service_ports,
@@ -44,19 +45,29 @@ def _raise_stop(signum: int, _: FrameType | None) -> None:
     raise Stop(signal.Signals(signum).name)
 
 
-def up() -> int:
-    """Start everything, wait for readiness, print the URL, supervise until SIGINT/SIGTERM."""
+def up(traces: bool = False) -> int:
+    """Start everything, wait for readiness, print the URL, supervise until SIGINT/SIGTERM.
+
+    ``traces``: also run the trace viewer (it boots alongside the stack) and send every
+    service's spans to it.
+    """
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
     env = dict(os.environ)
     data_dir = data_dir_from(env)
-    fleet_config = FleetConfig(
-        data_dir=data_dir, host=env.get("COAGENT_HOST", "127.0.0.1"), env=env
-    )
     stack = EmbeddedStack(stack_config_from(env, data_dir))
     fleet: Fleet | None = None
+    viewer: TraceViewer | None = None
     try:
+        if traces:
+            viewer = TraceViewer(viewer_config(env, data_dir), data_dir / "logs" / "phoenix.log")
+            env.update(viewer.config.fleet_env())
+        fleet_config = FleetConfig(
+            data_dir=data_dir, host=env.get("COAGENT_HOST", "127.0.0.1"), env=env
+        )
         check_service_ports(fleet_config)
+        if viewer is not None:
+            viewer.spawn()  # boots while the stack and the fleet start
         _step("embedded stack (NATS, PostgreSQL, FalkorDB)", stack.start)
         urls = _step("databases and migrations", lambda: prepare_databases(stack))
         username, password = _step(
@@ -68,7 +79,11 @@ def up() -> int:
         fleet.wait_ready(
             on_ready=lambda name, s: console.print(f"  [green]✓[/] {name} ready ({s:.1f}s)")
         )
+        if viewer is not None:
+            _step("trace viewer (Phoenix)", viewer.wait_ready)
         _print_ready(fleet)
+        if viewer is not None:
+            console.print(f"  traces: [bold]{viewer.config.url}[/] (Phoenix, project {PROJECT})")
         _supervise(fleet)
     except Stop as stop:
         console.print(f"\n[yellow]{stop}[/] received: stopping…")
@@ -83,6 +98,8 @@ def up() -> int:
         if fleet is not None:
             fleet.stop()
         stack.stop()
+        if viewer is not None:
+            viewer.stop()
     console.print("stopped cleanly; data kept in " + str(data_dir))
     return 0
 
@@ -159,7 +176,14 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``coagent`` command."""
     parser = argparse.ArgumentParser(prog="coagent", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the embedded stack and the six services (foreground)")
+    up_parser = sub.add_parser(
+        "up", help="start the embedded stack and the six services (foreground)"
+    )
+    up_parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="also start the Phoenix trace viewer and send every service's spans to it",
+    )
     sub.add_parser("status", help="show what runs and whether the fleet is healthy")
     sub.add_parser("docs", help="regenerate the AsyncAPI documents under docs/events/")
     args = parser.parse_args(argv)
@@ -167,4 +191,4 @@ def main(argv: list[str] | None = None) -> None:
         for path in asyncapi.write():
             console.print(f"  wrote {path}")
         sys.exit(0)
-    sys.exit(up() if args.command == "up" else status())
+    sys.exit(up(traces=args.traces) if args.command == "up" else status())

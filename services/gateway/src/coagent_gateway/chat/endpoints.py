@@ -11,11 +11,13 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from coagent_gateway.auth.dependencies import ACCESS_COOKIE
 from coagent_gateway.auth.service import AuthService
+from coagent_gateway.chat.delivery import deliver_span, receive_span
 from coagent_gateway.chat.frames import frame_text
 from coagent_gateway.chat.live import REVOKED, Check, Outbox, RoomHub
 from coagent_gateway.chat.messages import router as messages_router
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
+from coagent_gateway.metrics import connected, disconnected, frame_sent
 from coagent_gateway.policy import Action
 from coagent_kit.auth import InternalIdentity
 from coagent_kit.errors import ServiceError
@@ -43,12 +45,14 @@ async def room_socket(websocket: WebSocket, room_id: str, since: int | None = No
     outbox = Outbox()
     check = access_check(state.chat, user, room_id, Action.ROOM_CHAT)
     listener = await hub.enter(room_id, outbox, user.id, display_name(user), check)
+    connected("room")
     pump = asyncio.create_task(_pump(websocket, outbox, state.chat, identity, room_id, since))
     receive = asyncio.create_task(_receive(websocket, state.chat, identity, user, room_id))
     try:
         # Either side may end it: the client leaves, or the pump closes (slow, revoked).
         await asyncio.wait({pump, receive}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        disconnected("room")
         await hub.exit(listener)
         for task in (pump, receive):
             task.cancel()
@@ -102,7 +106,8 @@ async def _receive(
             if not text.strip():
                 continue
             try:
-                await chat.post(identity, user, room_id, text)
+                with receive_span(room_id, user.id):
+                    await chat.post(identity, user, room_id, text)
             except ServiceError as exc:
                 await websocket.send_json(
                     {"type": "system", "sender": "System", "content": exc.detail, "code": exc.code}
@@ -125,6 +130,7 @@ async def _pump(
     if since is not None:
         for missed in await chat.history(identity, room_id, since, REPLAY_LIMIT):
             await websocket.send_json(missed)
+            frame_sent("room")
             last_seq = max(last_seq, missed["seq"])
     while (item := await outbox.next()) is not None:
         frame = item[1]
@@ -134,7 +140,9 @@ async def _pump(
         seq = frame.get("seq")
         if isinstance(seq, int) and seq <= last_seq:
             continue  # already replayed
-        await websocket.send_text(frame_text(frame))
+        with deliver_span(f"room:{room_id}", frame):
+            await websocket.send_text(frame_text(frame))
+        frame_sent("room")
         if isinstance(seq, int):
             last_seq = seq
     await websocket.close(code=SLOW_CONSUMER, reason="slow consumer: reconnect with ?since=<seq>")

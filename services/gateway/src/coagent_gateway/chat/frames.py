@@ -7,10 +7,12 @@ client can merge them by ``seq``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any
 
 from coagent_contracts.chat import MessagePostedData
+from coagent_contracts.graphrag import GraphBuildProgressV1
 
 
 def message_frame(m: MessagePostedData) -> dict[str, Any]:
@@ -44,6 +46,31 @@ def message_frame(m: MessagePostedData) -> dict[str, Any]:
             "stream_id": m.stream_id,
             "client_msg_id": m.client_msg_id,
         },
+    }
+
+
+def graph_build_frame(event: GraphBuildProgressV1) -> dict[str, Any]:
+    """A build of the room's knowledge graph advanced or ended (no ``sender``/``content``, so
+    the reference client never renders it as chat); ``progress`` runs from 0 to 1."""
+    d = event.data
+    if d.status == "succeeded":
+        progress = 1.0
+    elif d.stage == "reports" and d.total:
+        progress = round(0.5 + 0.5 * d.done / d.total, 4)
+    else:
+        progress = {"ingest": 0.1, "clustering": 0.4, "reports": 0.5}.get(d.stage, 0.0)
+    return {
+        "type": "graph_build",
+        "room_id": d.room_id,
+        "build_id": d.build_id,
+        "stage": d.stage,
+        "status": d.status,
+        "progress": progress,
+        "done": d.done,
+        "total": d.total,
+        "communities": d.communities,
+        "error": d.error,
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
     }
 
 
@@ -83,6 +110,9 @@ def from_chat_record(record: dict[str, Any]) -> dict[str, Any]:
 
 class SharedFrame(dict[str, Any]):
     """A frame fanned out to many sockets: encoded to JSON once, not once per socket."""
+
+    #: Trace context (``traceparent``…) of the event the frame was made from, if it had one.
+    trace_context: Mapping[str, str] | None = None
 
     @cached_property
     def text(self) -> str:

@@ -18,7 +18,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Final
 
 import nats
@@ -29,8 +29,9 @@ from pydantic import ValidationError
 
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.gateway import MembershipChangedV1
+from coagent_contracts.graphrag import GraphBuildProgressV1
 from coagent_contracts.live import LIVE_ROOM_FILTER, room_live
-from coagent_gateway.chat.frames import SharedFrame, message_frame
+from coagent_gateway.chat.frames import SharedFrame, graph_build_frame, message_frame
 from coagent_gateway.chat.presence import (
     REFRESH_S,
     TTL_S,
@@ -43,6 +44,7 @@ from coagent_gateway.chat.presence import (
     typing_frame,
 )
 from coagent_gateway.chat.traces import TRACE_FILTERS, room_frame
+from coagent_gateway.metrics import frame_dropped
 from coagent_kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -70,6 +72,7 @@ class Outbox:
         try:
             self.queue.put_nowait((topic, frame))
         except asyncio.QueueFull:
+            frame_dropped(first=not self.overflowed.is_set())
             self.overflowed.set()
             self._drained.set()  # wake backlog writers: nothing more will be sent
 
@@ -175,6 +178,7 @@ class RoomHub:
         for subject, callback in (
             (MessagePostedV1.FILTER, self._on_message),
             (MembershipChangedV1.FILTER, self._on_membership),
+            (GraphBuildProgressV1.FILTER, self._on_graph_build),
             *((subject, self._on_room_event) for subject in TRACE_FILTERS),
         ):
             await js.subscribe(
@@ -234,9 +238,13 @@ class RoomHub:
             await self._guard(self._presence.drop(listener.room_id, listener.entry))
             await self._guard(self._announce_presence(listener.room_id))
 
-    def publish(self, room_id: str, frame: dict[str, Any]) -> None:
-        """Hand ``frame`` to every listener of the room in this process."""
+    def publish(
+        self, room_id: str, frame: dict[str, Any], trace_context: Mapping[str, str] | None = None
+    ) -> None:
+        """Hand ``frame`` to every listener of the room in this process; ``trace_context`` is the
+        trace its deliveries join (the headers of the event it was made from)."""
         shared = SharedFrame(frame)
+        shared.trace_context = trace_context
         for listener in list(self._rooms.get(room_id, ())):
             listener.offer(shared)
 
@@ -339,7 +347,7 @@ class RoomHub:
         except ValidationError:
             log.warning("live_frame_invalid", subject=msg.subject)
             return
-        self.publish(event.data.room_id, message_frame(event.data))
+        self.publish(event.data.room_id, message_frame(event.data), msg.headers)
 
     async def _on_membership(self, msg: Msg) -> None:
         try:
@@ -351,10 +359,18 @@ class RoomHub:
             # Off the delivery callback: the re-checks hit the database.
             self._spawn(self.membership_removed(event.data.room_id, event.data.user_id))
 
+    async def _on_graph_build(self, msg: Msg) -> None:
+        try:
+            event = GraphBuildProgressV1.model_validate_json(msg.data)
+        except ValidationError:
+            log.warning("live_frame_invalid", subject=msg.subject)
+            return
+        self.publish(event.data.room_id, graph_build_frame(event))
+
     async def _on_room_event(self, msg: Msg) -> None:
         translated = room_frame(msg.data)
         if translated is not None:
-            self.publish(*translated)
+            self.publish(*translated, msg.headers)
 
     async def _on_live(self, msg: Msg) -> None:
         room_id = msg.subject.rsplit(".", 1)[-1]

@@ -33,6 +33,7 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from coagent_gateway.chat.delivery import deliver_span, receive_span
 from coagent_gateway.chat.endpoints import SLOW_CONSUMER, access_check, handshake_user
 from coagent_gateway.chat.frames import event_text
 from coagent_gateway.chat.live import REVOKED, Listener, Outbox, RoomHub
@@ -40,6 +41,7 @@ from coagent_gateway.chat.messages import KEY_PATTERN
 from coagent_gateway.chat.runs import RunFeed, RunTopics
 from coagent_gateway.chat.service import ChatGateway, display_name
 from coagent_gateway.domain import User
+from coagent_gateway.metrics import connected, disconnected, frame_sent
 from coagent_gateway.policy import Action
 from coagent_kit.auth import InternalIdentity
 from coagent_kit.errors import ServiceError
@@ -118,9 +120,9 @@ class MuxSession:
         elif op == "typing":
             await self._typing(_room_of(message))
         elif op == "post":
-            await self._post(
-                _room_of(message), message.get("content"), message.get("client_msg_id"), rid
-            )
+            room_id = _room_of(message)
+            with receive_span(room_id, self._user.id):
+                await self._post(room_id, message.get("content"), message.get("client_msg_id"), rid)
         else:
             raise BadRequest("unknown_op", f"Unknown op {op!r}")
 
@@ -272,7 +274,9 @@ class MuxSession:
                 return
             self._last_seq[topic] = position
         async with self._send_lock:
-            await self._ws.send_text(event_text(topic, frame))
+            with deliver_span(topic, frame):
+                await self._ws.send_text(event_text(topic, frame))
+        frame_sent("multiplexed")
 
     async def close(self) -> None:
         """Drop every subscription (releasing the JetStream consumers of run topics)."""
@@ -320,11 +324,13 @@ async def multiplexed_socket(websocket: WebSocket) -> None:
     runs: RunTopics | None = getattr(state, "run_topics", None)
     session = MuxSession(websocket, user, state.chat, state.room_hub, runs)
     pump = asyncio.create_task(session.pump())
+    connected("multiplexed")
     try:
         with contextlib.suppress(WebSocketDisconnect):
             while True:
                 await session.handle(await websocket.receive_text())
     finally:
+        disconnected("multiplexed")
         await session.close()
         pump.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -64,6 +64,8 @@ runs = Table(
     # Columns of migration 0007: subworkflow child runs.
     Column("parent_run_id", String(64)),
     Column("limits", JSONB),
+    # Column of migration 0009: the trace a claimed run continues.
+    Column("trace_context", JSONB),
     Index("ix_runs_parent_run_id", "parent_run_id"),
     # Serves "latest runs of a workflow" without a sort.
     Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at", "id"),
@@ -104,6 +106,7 @@ def run_values(run: Run) -> dict[str, Any]:
         "output": run.output,
         "parent_run_id": run.parent_run_id,
         "limits": run.limits,
+        "trace_context": run.trace_context,
     }
 
 
@@ -169,6 +172,7 @@ def to_run(r: RowMapping) -> Run:
         output=r["output"],
         parent_run_id=r["parent_run_id"],
         limits=r["limits"],
+        trace_context=r["trace_context"],
     )
 
 

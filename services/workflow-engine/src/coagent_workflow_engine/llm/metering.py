@@ -19,6 +19,7 @@ from coagent_workflow_engine.llm.ports import (
     Usage,
 )
 from coagent_workflow_engine.llm.pricing import CallKind, LLMCallRecord, UsageLedger, cost_of
+from coagent_workflow_engine.metrics import record_llm_call
 
 
 class MeteredChatModel:
@@ -61,21 +62,21 @@ class MeteredChatModel:
         else:
             model, usage = request.model or self.default_model, usage or Usage()
             cost, priced = cost_of(model, usage, offline=offline)
-        self._ledger.record(
-            LLMCallRecord(
-                run_id=self._run_id,
-                tenant_id=self._tenant_id,
-                provider=self.provider,
-                model=model,
-                kind=kind,
-                usage=usage,
-                cost_usd=cost,
-                priced=priced,
-                offline=offline,
-                duration_ms=round((self._clock() - started) * 1000, 3),
-                error=None if error is None else getattr(error, "code", type(error).__name__),
-            )
+        call = LLMCallRecord(
+            run_id=self._run_id,
+            tenant_id=self._tenant_id,
+            provider=self.provider,
+            model=model,
+            kind=kind,
+            usage=usage,
+            cost_usd=cost,
+            priced=priced,
+            offline=offline,
+            duration_ms=round((self._clock() - started) * 1000, 3),
+            error=None if error is None else getattr(error, "code", type(error).__name__),
         )
+        self._ledger.record(call)
+        record_llm_call(call)
 
     async def complete(self, request: ChatRequest) -> Completion:
         started = self._clock()
@@ -119,3 +120,20 @@ class MeteredChatModel:
 
 class _Abandoned(Exception):
     code = "llm_stream_abandoned"
+
+
+class _Unkept(UsageLedger):
+    """Keeps no records: a run counts its tokens per step; the meter still feeds the metrics."""
+
+    def record(self, record: LLMCallRecord) -> None:
+        return None
+
+
+_UNKEPT = _Unkept()
+
+
+def metered(model: ChatModel, tenant_id: str, run_id: str | None) -> ChatModel:
+    """``model`` with every call counted in the LLM metrics (tokens, errors, latency)."""
+    if isinstance(model, MeteredChatModel):
+        return model  # already metered by its factory: count each call once
+    return MeteredChatModel(model, _UNKEPT, tenant_id=tenant_id, run_id=run_id)

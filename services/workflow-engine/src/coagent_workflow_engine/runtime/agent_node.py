@@ -21,6 +21,8 @@ from coagent_workflow_engine.domain import HistoryMessage
 from coagent_workflow_engine.graphs.model import AgentNode, RouterNode
 from coagent_workflow_engine.lifecycle import PRODUCER
 from coagent_workflow_engine.llm import ChatMessage, ChatModel, ChatRequest, cost_of
+from coagent_workflow_engine.llm.metering import metered
+from coagent_workflow_engine.llm.tracing import TracedChatModel
 from coagent_workflow_engine.runtime.context import NodeResult, RunContext
 from coagent_workflow_engine.runtime.deps import AgentSpec, NodeError
 
@@ -45,7 +47,9 @@ async def _agent(ctx: RunContext, agent_id: str, version: int | None) -> AgentSp
 
 async def _model(ctx: RunContext, spec: AgentSpec) -> ChatModel:
     key = await ctx.deps.agents.api_key(spec, ctx.run.created_by)
-    return ctx.deps.models(spec, key, ctx.run)
+    run = ctx.run
+    model = metered(ctx.deps.models(spec, key, run), run.created_by or "anonymous", run.id)
+    return TracedChatModel(model)
 
 
 def _name(value: str | None) -> str | None:

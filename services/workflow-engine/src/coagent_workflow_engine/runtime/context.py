@@ -14,16 +14,29 @@ from typing import Any, Literal
 
 from coagent_contracts.envelope import Event
 from coagent_contracts.workflow import NodeFinishedData, NodeFinishedV1
+from coagent_kit.tracing import POLICY_ID, ROOM_ID, RUN_ID, WORKFLOW_ID, Attributes
 from coagent_workflow_engine.domain import Run, Step
 from coagent_workflow_engine.graphs import RunLimits, WorkflowGraph
 from coagent_workflow_engine.graphs.model import AnyNode
 from coagent_workflow_engine.lifecycle import PRODUCER
+from coagent_workflow_engine.metrics import record_step
 from coagent_workflow_engine.runtime.deps import (
     BudgetExceeded,
     CancelRequested,
     ChildRunner,
     RuntimeDeps,
 )
+
+
+def run_attributes(run: Run) -> Attributes:
+    """What a run's spans are found by: the run, its workflow, room and firing policy."""
+    return {
+        RUN_ID: run.id,
+        WORKFLOW_ID: run.workflow_id,
+        ROOM_ID: run.room_id,
+        POLICY_ID: run.trigger.policy_id if run.trigger else None,
+        "coagent.run_attempt": run.attempt,
+    }
 
 
 @dataclass
@@ -134,5 +147,6 @@ class RunContext:
                 await uow.publish(produced)
             await uow.publish(event)
             await uow.commit()
+        record_step(record)
         self.tokens_used += record.tokens
         self.cost_used += record.cost

@@ -21,6 +21,7 @@ from langgraph.types import Command
 
 from coagent_contracts.envelope import Event
 from coagent_kit.logging import get_logger
+from coagent_kit.tracing import span
 from coagent_workflow_engine.domain import Run
 from coagent_workflow_engine.graphs.model import EndNode
 from coagent_workflow_engine.lifecycle import (
@@ -30,8 +31,9 @@ from coagent_workflow_engine.lifecycle import (
     run_started,
     succeeded,
 )
+from coagent_workflow_engine.metrics import record_run_finished, record_run_started
 from coagent_workflow_engine.runtime.compile import compile_run
-from coagent_workflow_engine.runtime.context import RunContext
+from coagent_workflow_engine.runtime.context import RunContext, run_attributes
 from coagent_workflow_engine.runtime.deps import RunStopped, RuntimeDeps
 from coagent_workflow_engine.workflows.service import runnable_graph
 
@@ -47,7 +49,14 @@ class RunExecutor:
         self._checkpointer = checkpointer
 
     async def execute(self, run: Run) -> None:
-        """Drive ``run`` (claimed by ``run.lease_owner``) to its next resting state."""
+        """Drive ``run`` (claimed by ``run.lease_owner``) to its next resting state.
+
+        The run's span continues the trace stored with the run by whoever queued it.
+        """
+        with span("workflow.run", run_attributes(run), parent=run.trace_context):
+            await self._execute(run)
+
+    async def _execute(self, run: Run) -> None:
         try:
             ctx = await self._context(run)
         except Exception as exc:
@@ -55,6 +64,7 @@ class RunExecutor:
             return
         if run.attempt == 1:
             await self._publish(run_started(run))
+            record_run_started(run)
         graph = compile_run(ctx, self._checkpointer)
         config: RunnableConfig = {
             "configurable": {"thread_id": run.id},
@@ -116,6 +126,7 @@ class RunExecutor:
             if event is not None:
                 await uow.publish(event)
             await uow.commit()
+        record_run_finished(after)
         return True
 
     # -- internals ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from langgraph.errors import GraphBubbleUp
 from langgraph.types import interrupt
 
 from coagent_contracts.workflow import AgentMessageProducedData, AgentMessageProducedV1
+from coagent_kit.tracing import NODE_ID, ROOM_ID, RUN_ID, Attributes, span
 from coagent_workflow_engine.graphs import compile_expression
 from coagent_workflow_engine.graphs.model import (
     ActionNode,
@@ -51,18 +52,31 @@ def wrap(ctx: RunContext, node: AnyNode) -> LangGraphNode:
         if done is not None and done.status == "succeeded":
             return done.output
         started = ctx.now()
-        try:
-            result = await impl(ctx, node, state, step)
-        except (GraphBubbleUp, asyncio.CancelledError):
-            raise  # interrupts and cancellation are not failures of the node
-        except Exception as exc:
-            error = str(exc) or type(exc).__name__
-            await ctx.finish_step(node, step, started, None, error)
-            raise NodeFailed(node.id, error) from exc
-        await ctx.finish_step(node, step, started, result)
+        # The step row and the node's events (an agent reply) are written inside the node's span,
+        # so what they cause downstream hangs under this node in the trace.
+        with span("workflow.node", _node_attributes(ctx, node, step)):
+            try:
+                result = await impl(ctx, node, state, step)
+            except (GraphBubbleUp, asyncio.CancelledError):
+                raise  # interrupts and cancellation are not failures of the node
+            except Exception as exc:
+                error = str(exc) or type(exc).__name__
+                await ctx.finish_step(node, step, started, None, error)
+                raise NodeFailed(node.id, error) from exc
+            await ctx.finish_step(node, step, started, result)
         return result.update
 
     return run_node
+
+
+def _node_attributes(ctx: RunContext, node: AnyNode, step: int) -> Attributes:
+    return {
+        RUN_ID: ctx.run.id,
+        ROOM_ID: ctx.run.room_id,
+        NODE_ID: node.id,
+        "coagent.node_type": node.type,
+        "coagent.step": step,
+    }
 
 
 async def _passthrough(ctx: RunContext, node: AnyNode, state: State, step: int) -> NodeResult:
