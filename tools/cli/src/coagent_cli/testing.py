@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -100,6 +100,18 @@ def running_fleet(admin_email: str, admin_password: str) -> Iterator[Fleet]:
 
     The same steps as ``coagent up``; used by the e2e tier and the benchmarks.
     """
+    with running_stack_and_fleet(admin_email, admin_password) as (_, fleet):
+        yield fleet
+
+
+@contextmanager
+def running_stack_and_fleet(
+    admin_email: str, admin_password: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[EmbeddedStack, Fleet]]:
+    """:func:`running_fleet`, also yielding the embedded stack (fault tests restart its NATS).
+
+    ``env`` is added to every service's environment (e.g. shorter leases for a fault test).
+    """
     data_dir = scratch_dir("fleet")
     saved = {k: os.environ.get(k) for k in ("COAGENT_ADMIN_EMAIL", "COAGENT_ADMIN_PASSWORD")}
     os.environ.update(COAGENT_ADMIN_EMAIL=admin_email, COAGENT_ADMIN_PASSWORD=admin_password)
@@ -107,12 +119,16 @@ def running_fleet(admin_email: str, admin_password: str) -> Iterator[Fleet]:
         with EmbeddedStack(ephemeral_stack_config(data_dir / "stack")) as stack:
             urls = prepare_databases(stack)
             bootstrap_admin(data_dir, urls["gateway"])
-            config = FleetConfig(data_dir=data_dir, ports={s.name: free_port() for s in SERVICES})
+            config = FleetConfig(
+                data_dir=data_dir,
+                ports={s.name: free_port() for s in SERVICES},
+                env=dict(env or {}),
+            )
             fleet = Fleet(config, stack.endpoints, urls)
             fleet.start()
             try:
                 fleet.wait_ready(timeout_s=90)
-                yield fleet
+                yield stack, fleet
             finally:
                 fleet.stop()
     finally:
