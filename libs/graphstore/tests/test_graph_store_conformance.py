@@ -211,7 +211,12 @@ async def test_chunks_round_trip_and_are_found_by_mentioned_entity(
 
 CACHE_REPORT = CommunityReport("Cache", "Redis", (), 1.0, ("m2",))
 REPORT = CommunityReport(
-    "Databases", "They talk databases", (Finding("Postgres wins", "m1 says"),), 7.5, ("m1",)
+    "Databases",
+    "They talk databases",
+    (Finding("Postgres wins", "m1 says", ("m1",), ("a1",)),),
+    7.5,
+    ("m1", "a1"),
+    "fp-1",
 )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Sequence
 
 import pytest
 
@@ -107,3 +109,66 @@ async def test_no_search_or_delete_crosses_rooms(
     assert len(await vector_index.search(room_a, axis(0), k=10)) == 5
     await vector_index.purge(room_a)
     assert await vector_index.search(room_a, axis(0), k=10) == []
+
+
+def unit(rng: random.Random) -> tuple[float, ...]:
+    v = [rng.gauss(0.0, 1.0) for _ in range(DIMENSION)]
+    norm = math.sqrt(sum(x * x for x in v))
+    return tuple(x / norm for x in v)
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))  # both are unit vectors
+
+
+async def assert_exact(
+    index: VectorIndex, scope: Scope, live: dict[str, tuple[float, ...]]
+) -> None:
+    """Every live item is its own top hit at ≈ 1, and every top-k is the exact cosine ranking."""
+    k = min(4, len(live))
+    for item_id, vector in live.items():
+        hits = await index.search(scope, vector, k=k, kinds=["chunk"])
+        assert (hits[0].id, hits[0].text) == (item_id, f"text of {item_id}")
+        assert hits[0].score == pytest.approx(1.0, abs=1e-4)
+        ranked = sorted(live, key=lambda other: -cosine(vector, live[other]))[:k]
+        assert [h.id for h in hits] == ranked
+        for hit in hits:
+            assert hit.score == pytest.approx(cosine(vector, live[hit.id]), abs=1e-4)
+    everything = await index.search(scope, next(iter(live.values())), k=100, kinds=["chunk"])
+    assert sorted(h.id for h in everything) == sorted(live)
+
+
+async def test_rewriting_vectors_keeps_every_item_and_neighbour_exact(
+    vector_index: VectorIndex, room_a: Scope
+) -> None:
+    rng = random.Random(5)
+    live = {f"n{i}": unit(rng) for i in range(6)}  # neighbours, written once
+    await vector_index.upsert(room_a, [item(i, "chunk", v, "m0") for i, v in live.items()])
+    for round_ in range(4):
+        rewritten = {f"u{i}": unit(rng) for i in range(4)}
+        live |= rewritten
+        await vector_index.upsert(room_a, [item(i, "chunk", v, "m1") for i, v in rewritten.items()])
+        # Other items written between the rewrites, the way ingest interleaves rooms' chunks.
+        other = {f"o{round_}": unit(rng)}
+        live |= other
+        await vector_index.upsert(room_a, [item(i, "chunk", v, "m2") for i, v in other.items()])
+    await assert_exact(vector_index, room_a, live)
+
+
+async def test_deleted_items_never_come_back(vector_index: VectorIndex, room_a: Scope) -> None:
+    rng = random.Random(9)
+    live = {f"c{i}": unit(rng) for i in range(10)}
+    sources = {i: f"m{n % 3}" for n, i in enumerate(live)}
+    await vector_index.upsert(room_a, [item(i, "chunk", v, sources[i]) for i, v in live.items()])
+    gone = {i: live.pop(i) for i in ("c0", "c5")}
+    await vector_index.delete(room_a, "chunk", list(gone))
+    gone |= {i: live.pop(i) for i in [i for i in live if sources[i] == "m1"]}
+    assert await vector_index.delete_sources(room_a, ["m1"]) == 3  # c1, c4, c7
+    rewritten = {i: unit(rng) for i in ("c2", "c3")}
+    live |= rewritten
+    for _ in range(3):
+        await vector_index.upsert(room_a, [item(i, "chunk", v, "m9") for i, v in rewritten.items()])
+    await assert_exact(vector_index, room_a, live)
+    for vector in gone.values():
+        hits = await vector_index.search(room_a, vector, k=100)
+        assert not {h.id for h in hits} & set(gone)

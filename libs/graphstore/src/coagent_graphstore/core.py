@@ -7,7 +7,7 @@ merges and forgetting behave identically everywhere, which the conformance suite
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from coagent_graphstore import merging
@@ -26,6 +26,7 @@ from coagent_graphstore.models import (
     RelationUpsert,
     Scope,
     Subgraph,
+    Summary,
     entity_key,
 )
 
@@ -200,6 +201,24 @@ class RecordGraphStore(ABC):
         await self._append_merge(scope, record)
         return record
 
+    async def set_summaries(
+        self,
+        scope: Scope,
+        entities: Mapping[str, Summary] | None = None,
+        relations: Mapping[Ident, Summary] | None = None,
+    ) -> None:
+        entities, relations = entities or {}, relations or {}
+        if entities:
+            found = await self._get_entities(scope, list(entities))
+            await self._put_entities(
+                scope, [merging.summarised(e, entities[k]) for k, e in found.items()]
+            )
+        if relations:
+            current = await self._get_relations(scope, list(relations))
+            await self._put_relations(
+                scope, [merging.relation_summarised(r, relations[i]) for i, r in current.items()]
+            )
+
     async def forget_sources(self, scope: Scope, source_ids: Sequence[str]) -> ForgetReport:
         sources = frozenset(source_ids)
         if not sources:
@@ -228,6 +247,7 @@ class RecordGraphStore(ABC):
             removed_entities=tuple(sorted(removed)),
             changed_entities=tuple(sorted(e.key for e in entities if e.key not in removed)),
             removed_relations=sum(1 for r in relations if not r.evidence),
+            changed_relations=tuple(sorted(r.ident for r in relations if r.evidence)),
             removed_chunks=await self._drop_chunks_citing(scope, list(sources)),
             invalidated_communities=tuple(await self._drop_reports_citing(scope, list(sources))),
         )
@@ -274,6 +294,12 @@ class RecordGraphStore(ABC):
             entities=tuple(loaded[k] for k in members if k in loaded),
             relations=tuple(merging.strongest_first(kept.values())),
         )
+
+    async def relations(self, scope: Scope, keys: Sequence[str]) -> list[Relation]:
+        if not keys:
+            return []
+        found = await self._relations_touching(scope, list(dict.fromkeys(keys)), None)
+        return sorted(found, key=lambda r: r.ident)
 
     async def page(self, scope: Scope, *, offset: int = 0, limit: int = 100) -> GraphPage:
         _positive("limit", limit, MAX_PAGE)

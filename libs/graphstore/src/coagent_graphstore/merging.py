@@ -14,6 +14,7 @@ from coagent_graphstore.models import (
     Relation,
     RelationUpsert,
     SourcedText,
+    Summary,
     entity_key,
 )
 
@@ -37,6 +38,8 @@ def upsert_entity(existing: Entity | None, change: EntityUpsert) -> Entity:
         type=change.type,
         aliases=_unique(a for a in (*old_aliases, change.name, *change.aliases) if a != name),
         descriptions=descriptions,
+        # The writer compares the summary's fingerprint with the fragments to redo it.
+        summary=None if existing is None else existing.summary,
     )
 
 
@@ -52,17 +55,35 @@ def upsert_relation(
     kept = () if existing is None else existing.evidence
     evidence = tuple(e for e in kept if e.source_id != change.source_id)
     added = Evidence(change.source_id, change.evidence, change.weight)
-    return Relation(source, target, change.relation, (*evidence, added))
+    summary = None if existing is None else existing.summary
+    return Relation(source, target, change.relation, (*evidence, added), summary)
 
 
 def without_sources(entity: Entity, sources: frozenset[str]) -> Entity:
+    """``entity`` without those sources' descriptions.
+
+    Its summary goes with them: it may repeat what a forgotten source said.
+    """
     kept = tuple(d for d in entity.descriptions if d.source_id not in sources)
-    return Entity(entity.key, entity.name, entity.type, entity.aliases, kept)
+    summary = entity.summary if kept == entity.descriptions else None
+    return Entity(entity.key, entity.name, entity.type, entity.aliases, kept, summary)
 
 
 def relation_without_sources(relation: Relation, sources: frozenset[str]) -> Relation:
+    """``relation`` without those sources' evidence (and its summary, like entities)."""
     kept = tuple(e for e in relation.evidence if e.source_id not in sources)
-    return Relation(relation.source, relation.target, relation.relation, kept)
+    summary = relation.summary if kept == relation.evidence else None
+    return Relation(relation.source, relation.target, relation.relation, kept, summary)
+
+
+def summarised(entity: Entity, summary: Summary) -> Entity:
+    return Entity(
+        entity.key, entity.name, entity.type, entity.aliases, entity.descriptions, summary
+    )
+
+
+def relation_summarised(relation: Relation, summary: Summary) -> Relation:
+    return Relation(relation.source, relation.target, relation.relation, relation.evidence, summary)
 
 
 def fold_entity(into: Entity, merged: Entity) -> Entity:
@@ -77,6 +98,7 @@ def fold_entity(into: Entity, merged: Entity) -> Entity:
         type=into.type,
         aliases=tuple(a for a in aliases if a != into.name),
         descriptions=tuple(SourcedText(s, t) for s, t in texts.items()),
+        summary=into.summary,
     )
 
 
@@ -89,13 +111,14 @@ def fold_relation(existing: Relation | None, moved: Relation) -> Relation:
         current = by_source.get(e.source_id)
         if current is None or e.weight > current.weight:
             by_source[e.source_id] = e
-    return Relation(existing.source, existing.target, existing.relation, tuple(by_source.values()))
+    evidence = tuple(by_source.values())
+    return Relation(existing.source, existing.target, existing.relation, evidence, existing.summary)
 
 
 def repoint(relation: Relation, old: str, new: str) -> Relation:
     source = new if relation.source == old else relation.source
     target = new if relation.target == old else relation.target
-    return Relation(source, target, relation.relation, relation.evidence)
+    return Relation(source, target, relation.relation, relation.evidence, relation.summary)
 
 
 def strongest_first(relations: Iterable[Relation]) -> list[Relation]:

@@ -58,6 +58,18 @@ class SourcedText:
 
 
 @dataclass(frozen=True, slots=True)
+class Summary:
+    """The text shown for an entity or relation instead of its per-source fragments.
+
+    ``of`` fingerprints the fragments it was made from (chosen by the writer), so the writer
+    can tell whether the fragments changed since and the summary must be made again.
+    """
+
+    text: str
+    of: str
+
+
+@dataclass(frozen=True, slots=True)
 class EntityUpsert:
     """One source's view of an entity; upserting the same source again replaces its description."""
 
@@ -75,6 +87,8 @@ class Entity:
     type: str
     aliases: tuple[str, ...]
     descriptions: tuple[SourcedText, ...]
+    #: Kept through upserts and merges; cleared when forgetting removes one of its fragments.
+    summary: Summary | None = None
 
     @property
     def source_ids(self) -> tuple[str, ...]:
@@ -108,6 +122,8 @@ class Relation:
     target: str
     relation: str
     evidence: tuple[Evidence, ...]
+    #: Kept through upserts and merges; cleared when forgetting removes one of its fragments.
+    summary: Summary | None = None
 
     @property
     def weight(self) -> float:
@@ -136,17 +152,29 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One point of a report and the messages and artifacts that back it (its citations)."""
+
     summary: str
     explanation: str = ""
+    message_ids: tuple[str, ...] = ()
+    artifact_ids: tuple[str, ...] = ()
+
+    @property
+    def source_ids(self) -> tuple[str, ...]:
+        return self.message_ids + self.artifact_ids
 
 
 @dataclass(frozen=True, slots=True)
 class CommunityReport:
+    """A community's report; ``source_ids`` are every source its input held (forgetting any
+    one drops it), ``fingerprint`` identifies that input so unchanged reports are kept."""
+
     title: str
     summary: str
     findings: tuple[Finding, ...] = ()
     rating: float = 0.0
     source_ids: tuple[str, ...] = ()
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,11 +235,12 @@ class GraphStats:
 
 @dataclass(frozen=True, slots=True)
 class ForgetReport:
-    """What forgetting some sources changed; ``changed_entities`` need their summaries redone."""
+    """What forgetting some sources changed; changed entities and relations need new summaries."""
 
     removed_entities: tuple[str, ...] = ()
     changed_entities: tuple[str, ...] = ()
     removed_relations: int = 0
+    changed_relations: tuple[tuple[str, str, str], ...] = ()
     removed_chunks: int = 0
     invalidated_communities: tuple[str, ...] = ()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from coagent_graphstore.models import (
@@ -15,9 +15,11 @@ from coagent_graphstore.models import (
     GraphPage,
     GraphStats,
     MergeRecord,
+    Relation,
     RelationUpsert,
     Scope,
     Subgraph,
+    Summary,
     VectorHit,
     VectorItem,
     VectorKind,
@@ -75,6 +77,10 @@ class GraphStore(Protocol):
         """Seeds plus entities up to ``hops`` away, strongest relations first, within the caps."""
         ...
 
+    async def relations(self, scope: Scope, keys: Sequence[str]) -> list[Relation]:
+        """Every relation with an endpoint among these entity keys, ordered by ident."""
+        ...
+
     async def page(self, scope: Scope, *, offset: int = 0, limit: int = 100) -> GraphPage:
         """One page of the room's graph for visualisation (entities ordered by key)."""
         ...
@@ -99,6 +105,19 @@ class GraphStore(Protocol):
 
     async def stats(self, scope: Scope) -> GraphStats:
         """How many entities, relations, chunks and communities the room has."""
+        ...
+
+    async def set_summaries(
+        self,
+        scope: Scope,
+        entities: Mapping[str, Summary] | None = None,
+        relations: Mapping[tuple[str, str, str], Summary] | None = None,
+    ) -> None:
+        """Store the summaries of entities (by key) and relations (by ident); missing ones skip.
+
+        Nothing else changes; a summary stays until replaced or until forgetting removes one
+        of the fragments it was made from.
+        """
         ...
 
     async def forget_sources(self, scope: Scope, source_ids: Sequence[str]) -> ForgetReport:

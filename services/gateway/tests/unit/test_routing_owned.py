@@ -183,12 +183,14 @@ async def test_room_routes_need_membership_and_carry_the_role(
     assert manage.status_code == 403
 
 
-async def test_graph_reads_go_to_query_and_builds_to_ingest(
+async def test_graph_routes_and_builds_go_to_query_and_ingest_jobs_to_ingest(
     client: httpx.AsyncClient, auth: AuthKit, members: dict[str, str]
 ) -> None:
     await _login_as(client, auth, members, "student")
     assert (await client.get("/api/v1/graph/r1/status")).json()["service"] == "graphrag-query"
-    assert (await client.post("/api/v1/graph/r1/build")).json()["service"] == "graphrag-ingest"
+    assert (await client.post("/api/v1/graph/r1/build")).json()["service"] == "graphrag-query"
+    jobs = await client.get("/api/v1/graph/r1/ingest-jobs")
+    assert jobs.json()["service"] == "graphrag-ingest"
 
 
 async def test_ids_with_any_characters_are_forwarded_exactly(

@@ -6,10 +6,13 @@ from fastapi import FastAPI
 
 from coagent_graphrag_ingest.adapters.offline_extractor import OfflineExtractor
 from coagent_graphrag_ingest.adapters.postgres import PostgresUnitOfWork, outbox
+from coagent_graphrag_ingest.community_build import CommunityBuilder
 from coagent_graphrag_ingest.consumers import register_consumers
 from coagent_graphrag_ingest.endpoints import router
+from coagent_graphrag_ingest.model_choice import adjudicator, resolution_policy, summariser
 from coagent_graphrag_ingest.pipeline import RoomIngestor
 from coagent_graphrag_ingest.ports import Extractor
+from coagent_graphrag_ingest.reports import OfflineReporter, Reporter
 from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import IngestService
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
@@ -40,6 +43,21 @@ def extractor(cfg: GraphragIngestSettings) -> Extractor:
     )
 
 
+def reporter(cfg: GraphragIngestSettings) -> Reporter:
+    """Community reports by the model when a key is configured, else by the offline rules."""
+    if cfg.llm_api_key is None:
+        return OfflineReporter()
+    from coagent_graphrag_ingest.adapters.openai_reporter import OpenAIReporter
+
+    return OpenAIReporter(
+        api_key=cfg.llm_api_key.get_secret_value(),
+        model=cfg.llm_model,
+        base_url=cfg.llm_base_url,
+        max_retries=cfg.llm_max_retries,
+        timeout_s=cfg.llm_timeout_s,
+    )
+
+
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     """Wire Postgres, the outbox relay, JetStream and the graph store into the ingest API."""
     cfg = settings if isinstance(settings, GraphragIngestSettings) else GraphragIngestSettings()
@@ -52,16 +70,36 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     graph_store, vector_index = open_graph_store(storage), open_vector_index(storage)
     unit_of_work = lambda: PostgresUnitOfWork(sessions, relay.wake)  # noqa: E731
     ingest = IngestService(unit_of_work)
+    embedder = FeatureHashingEmbedder(cfg.vector_dimension)
     ingestor = RoomIngestor(
         unit_of_work,
         graph_store,
         vector_index,
-        FeatureHashingEmbedder(cfg.vector_dimension),
+        embedder,
         extractor(cfg),
         max_chars=cfg.chunk_chars,
+        resolution=resolution_policy(cfg),
+        adjudicator=adjudicator(cfg),
+        summariser=summariser(cfg),
+        summary_batch=cfg.summary_batch,
+    )
+    communities = CommunityBuilder(
+        unit_of_work,
+        graph_store,
+        vector_index,
+        embedder,
+        reporter(cfg),
+        max_cluster_size=cfg.community_max_cluster_size,
+        report_chars=cfg.report_chars,
     )
     graph_ingest = GraphIngest(
-        ingestor, unit_of_work, quiet=cfg.debounce_quiet_s, max_wait=cfg.debounce_max_wait_s
+        ingestor,
+        unit_of_work,
+        quiet=cfg.debounce_quiet_s,
+        max_wait=cfg.debounce_max_wait_s,
+        communities=communities,
+        community_quiet=cfg.community_quiet_s,
+        community_max_wait=cfg.community_max_wait_s,
     )
     register_consumers(broker, ingest, graph_ingest)
 

@@ -1,4 +1,4 @@
-"""Internal HTTP API of graphrag-ingest (called by the gateway with an identity token)."""
+"""HTTP API of graphrag-ingest: a room's ingest jobs, forwarded by the gateway with an identity."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from coagent_graphrag_ingest.schemas import IngestJobRead
 from coagent_graphrag_ingest.service import MAX_PAGE, IngestService
 from coagent_kit.auth import Identity
 
-router = APIRouter(prefix="/internal/rooms/{room_id}", tags=["ingest"])
+router = APIRouter(prefix="/api/v1/graph/{room_id}", tags=["graph"])
 
 
 def _service(request: Request) -> IngestService:

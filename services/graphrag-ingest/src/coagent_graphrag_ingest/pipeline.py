@@ -1,4 +1,4 @@
-"""One ingest pass over a room: chunk, extract what changed, write, resolve, embed.
+"""One ingest pass over a room: chunk, extract what changed, write, resolve, embed, summarise.
 
 Cost is proportional to what changed: every chunk has a delta key (prompt version, extractor,
 source ids, text); chunks whose key is already in the ledger are neither extracted nor written
@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from coagent_graphrag_ingest.adjudication import Adjudicator, OfflineAdjudicator
+from coagent_graphrag_ingest.cascade import EntityResolver, Resolution, ResolutionPolicy
 from coagent_graphrag_ingest.chunking import TextChunk, chunk_sources
 from coagent_graphrag_ingest.extraction import (
     ExtractedEntity,
@@ -26,12 +28,12 @@ from coagent_graphrag_ingest.extraction import (
     turns_for_entity,
 )
 from coagent_graphrag_ingest.ports import Embedder, Extractor, UnitOfWork, UnitOfWorkFactory
-from coagent_graphrag_ingest.resolution import Candidate, choose_type, plan_merges
+from coagent_graphrag_ingest.resolution import choose_type
 from coagent_graphrag_ingest.service import ingest_completed
+from coagent_graphrag_ingest.summaries import DescriptionSummaries, OfflineSummariser, Summariser
 from coagent_graphstore.models import (
     Chunk,
     Entity,
-    EntityMerge,
     EntityUpsert,
     ForgetReport,
     RelationUpsert,
@@ -43,9 +45,6 @@ from coagent_graphstore.ports import GraphStore, VectorIndex
 from coagent_kit.logging import get_logger
 
 log = get_logger(__name__)
-#: Resolution compares new entities with at most this many of the room's (pages of 1,000).
-MAX_RESOLUTION_ENTITIES = 20_000
-_PAGE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +58,8 @@ class PassReport:
     merges: int
     last_seq: int
     errors: tuple[str, ...] = field(default=())
+    #: Entities and relations whose changed fragments went to the summariser.
+    summarised: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,10 @@ class RoomIngestor:
         extractor: Extractor,
         *,
         max_chars: int,
+        resolution: ResolutionPolicy | None = None,
+        adjudicator: Adjudicator | None = None,
+        summariser: Summariser | None = None,
+        summary_batch: int = 10,
     ) -> None:
         if embedder.dimension != vectors.dimension:
             raise ValueError(
@@ -95,16 +100,24 @@ class RoomIngestor:
         self._embedder = embedder
         self._extractor = extractor
         self._max_chars = max_chars
+        self.resolver = EntityResolver(
+            graph, vectors, adjudicator or OfflineAdjudicator(), self._embed_entities, resolution
+        )
+        self.summaries = DescriptionSummaries(
+            graph, summariser or OfflineSummariser(), batch=summary_batch
+        )
 
     async def ingest(self, room_id: str) -> PassReport:
         """Bring the room's graph up to date with its stored sources."""
         scope = Scope(room_id)
         plan = await self._plan(scope)
         written, touched, relations, errors = await self._extract(scope, plan.todo)
-        merges = await self._resolve(scope, touched)
+        resolution = await self._resolve(scope, touched)
+        merges = resolution.merges
         alive = (touched | {into for _, into in merges}) - {merged for merged, _ in merges}
         await self._embed_chunks(scope, written)
-        await self._embed_entities(scope, sorted(alive))
+        await self._embed_entities(scope, sorted(alive - resolution.embedded))
+        summarised = await self.summaries.refresh(scope, sorted(alive))
         if merges:
             await self._vectors.delete(scope, "entity", [merged for merged, _ in merges])
         if plan.stale:
@@ -117,6 +130,7 @@ class RoomIngestor:
             merges=len(merges),
             last_seq=plan.last_seq,
             errors=tuple(errors),
+            summarised=summarised,
         )
         async with self._uow() as uow:
             await uow.extractions.forget_chunks(room_id, plan.stale)
@@ -198,6 +212,9 @@ class RoomIngestor:
         await self._vectors.delete_sources(scope, source_ids)
         # Entities that keep other sources lost their vector with the forgotten one; redo it.
         await self._embed_entities(scope, list(report.changed_entities))
+        # Their summaries (cleared by the store) and those of relations that lost evidence.
+        ends = {k for ident in report.changed_relations for k in ident[:2]}
+        await self.summaries.refresh(scope, sorted(set(report.changed_entities) | ends))
         return report
 
     # ------------------------------------------------------------------ writing
@@ -250,33 +267,9 @@ class RoomIngestor:
         return list(found.values())
 
     # ---------------------------------------------------------------- resolution
-    async def _resolve(self, scope: Scope, touched: set[str]) -> list[tuple[str, str]]:
-        """Fold touched entities into same-typed duplicates; the (merged, into) keys."""
-        if not touched:
-            return []
-        room = await self._room_entities(scope)
-        candidates = [
-            Candidate(e.key, e.name, e.type, e.aliases, len(set(e.source_ids))) for e in room
-        ]
-        fresh = [c for c in candidates if c.key in touched]
-        done: list[tuple[str, str]] = []
-        for merge in plan_merges(fresh, candidates):
-            await self._graph.merge_entities(
-                scope, EntityMerge(merged=merge.merged, into=merge.into, reason=merge.reason)
-            )
-            log.info("entities_merged", room_id=scope.room_id, merged=merge.merged,
-                     into=merge.into, reason=merge.reason)  # fmt: skip
-            done.append((merge.merged, merge.into))
-        return done
-
-    async def _room_entities(self, scope: Scope) -> list[Entity]:
-        entities: list[Entity] = []
-        offset: int | None = 0
-        while offset is not None and len(entities) < MAX_RESOLUTION_ENTITIES:
-            page = await self._graph.page(scope, offset=offset, limit=_PAGE)
-            entities.extend(page.entities)
-            offset = page.next_offset
-        return entities
+    async def _resolve(self, scope: Scope, touched: set[str]) -> Resolution:
+        """Fold touched entities into same-typed duplicates (the cascade in ``cascade.py``)."""
+        return await self.resolver.resolve(scope, touched)
 
     # ----------------------------------------------------------------- vectors
     async def _embed_chunks(self, scope: Scope, chunks: Sequence[TextChunk]) -> None:
@@ -289,13 +282,13 @@ class RoomIngestor:
              for c, v in zip(chunks, vectors, strict=True)],
         )  # fmt: skip
 
-    async def _embed_entities(self, scope: Scope, keys: Sequence[str]) -> None:
-        """One vector per entity (id = its key), citing every source it rests on."""
+    async def _embed_entities(self, scope: Scope, keys: Sequence[str]) -> dict[str, list[float]]:
+        """One vector per entity (id = its key), citing every source it rests on; the vectors."""
         if not keys:
-            return
+            return {}
         entities = await self._graph.entities(scope, keys)
         if not entities:
-            return
+            return {}
         texts = [entity_text(e) for e in entities]
         vectors = self._embedder.embed(texts)
         await self._vectors.upsert(
@@ -303,6 +296,7 @@ class RoomIngestor:
             [VectorItem(e.key, "entity", tuple(v), tuple(dict.fromkeys(e.source_ids)), t)
              for e, v, t in zip(entities, vectors, texts, strict=True)],
         )  # fmt: skip
+        return {e.key: v for e, v in zip(entities, vectors, strict=True)}
 
 
 def entity_text(entity: Entity) -> str:

@@ -1,7 +1,7 @@
-"""Entity resolution: which entities of a room are the same thing (pure rules, no I/O).
+"""Entity resolution rules: which entities of a room are the same thing (pure, no I/O).
 
-The store already treats names equal after case and spacing folding as one entity. The cascade
-here goes further, strictly within one type, cheapest and surest first:
+The store already treats names equal after case and spacing folding as one entity. The rule
+steps of the cascade go further, strictly within one type, cheapest and surest first:
 
 1. ``name``: equal after dropping punctuation and a leading article ("the Leiden method");
 2. ``alias``: equal (same folding) to one of the other entity's aliases;
@@ -9,7 +9,9 @@ here goes further, strictly within one type, cheapest and surest first:
    PostgreSQL), or the words of one are the leading words of exactly one other ("Alice" and
    "Alice Chen"; with "Alice Wong" also present, "Alice" stays ambiguous and unmerged).
 
-Each decision carries its reason, which goes into the store's merge log.
+Each decision carries its step and reason, which go into the store's merge log. The fuzzy
+step can be switched off. The later steps (embedding neighbours, then adjudication of the
+pairs they propose) need the vector index and a decider; ``cascade.py`` runs them.
 """
 
 from __future__ import annotations
@@ -65,7 +67,13 @@ def choose_type(existing: str | None, proposed: str) -> str:
     return proposed
 
 
-def match(entity: Candidate, others: Sequence[Candidate]) -> tuple[Candidate, str] | None:
+def match(
+    entity: Candidate,
+    others: Sequence[Candidate],
+    *,
+    fuzzy: bool = True,
+    ratio: float = FUZZY_RATIO,
+) -> tuple[Candidate, str] | None:
     """The first entity of the same type ``entity`` is the same as, with the cascade's reason."""
     peers = [o for o in others if o.type == entity.type and o.key != entity.key]
     form = normal_form(entity.name)
@@ -75,17 +83,17 @@ def match(entity: Candidate, others: Sequence[Candidate]) -> tuple[Candidate, st
     for other in peers:
         if form in {normal_form(a) for a in other.aliases}:
             return other, "alias"
-    return _fuzzy(form, peers)
+    return _fuzzy(form, peers, ratio) if fuzzy else None
 
 
-def _fuzzy(form: str, peers: Sequence[Candidate]) -> tuple[Candidate, str] | None:
+def _fuzzy(form: str, peers: Sequence[Candidate], ratio: float) -> tuple[Candidate, str] | None:
     if len(form) < MIN_FUZZY_CHARS:
         return None
     best: tuple[float, Candidate] | None = None
     for other in peers:
-        ratio = SequenceMatcher(None, form, normal_form(other.name)).ratio()
-        if ratio >= FUZZY_RATIO and (best is None or ratio > best[0]):
-            best = (ratio, other)
+        similar = SequenceMatcher(None, form, normal_form(other.name)).ratio()
+        if similar >= ratio and (best is None or similar > best[0]):
+            best = (similar, other)
     if best is not None:
         return best[1], f"fuzzy:{best[0]:.2f}"
     prefixed = [o for o in peers if _leading_words(form, normal_form(o.name))]
@@ -101,7 +109,13 @@ def _leading_words(a: str, b: str) -> bool:
     return 0 < len(short) < len(long) and long[: len(short)] == short
 
 
-def plan_merges(touched: Sequence[Candidate], room: Sequence[Candidate]) -> list[Merge]:
+def plan_merges(
+    touched: Sequence[Candidate],
+    room: Sequence[Candidate],
+    *,
+    fuzzy: bool = True,
+    ratio: float = FUZZY_RATIO,
+) -> list[Merge]:
     """Merges that fold each touched entity into its match among the room's entities.
 
     Deterministic: touched entities are taken by key; an entity merged away is no longer a
@@ -114,11 +128,11 @@ def plan_merges(touched: Sequence[Candidate], room: Sequence[Candidate]) -> list
     for entity in sorted(touched, key=lambda c: c.key):
         if entity.key not in alive:
             continue
-        found = match(alive[entity.key], list(alive.values()))
+        found = match(alive[entity.key], list(alive.values()), fuzzy=fuzzy, ratio=ratio)
         if found is None:
             continue
         other, reason = found
-        into, merged = _survivor(alive[entity.key], other)
+        into, merged = survivor(alive[entity.key], other)
         merges.append(Merge(merged.key, into.key, reason))
         del alive[merged.key]
         alive[into.key] = Candidate(
@@ -128,6 +142,7 @@ def plan_merges(touched: Sequence[Candidate], room: Sequence[Candidate]) -> list
     return merges
 
 
-def _survivor(a: Candidate, b: Candidate) -> tuple[Candidate, Candidate]:
+def survivor(a: Candidate, b: Candidate) -> tuple[Candidate, Candidate]:
+    """(kept, folded away): more sources wins, then the longer name, then the smaller key."""
     ranked = sorted((a, b), key=lambda c: (-c.weight, -len(c.name), c.key))
     return ranked[0], ranked[1]

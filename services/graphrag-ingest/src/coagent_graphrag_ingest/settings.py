@@ -34,6 +34,26 @@ class GraphragIngestSettings(GraphStoreSettings):
     #: Schema-repair rounds: a reply that does not fit is sent back with the validation error.
     llm_max_retries: int = Field(default=2, ge=0, le=5)
     llm_timeout_s: float = Field(default=60.0, gt=0.0, le=600.0)
+    #: Entity resolution (name and alias always run): the fuzzy step and its spelling ratio …
+    resolve_fuzzy: bool = True
+    resolve_fuzzy_ratio: float = Field(default=0.88, ge=0.5, le=1.0)
+    #: … same-type embedding neighbours at least this similar (cosine) become candidates …
+    resolve_embedding: bool = True
+    resolve_embedding_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    resolve_embedding_neighbours: int = Field(default=5, ge=1, le=100)
+    #: … which are decided in batches (the model with a key, conservative rules without).
+    resolve_adjudication: bool = True
+    resolve_adjudication_batch: int = Field(default=20, ge=1, le=500)
+    #: Entities and relations whose fragments changed, summarised per summariser call.
+    summary_batch: int = Field(default=10, ge=1, le=200)
+    #: Communities are re-clustered once the room's passes have been quiet this long …
+    community_quiet_s: float = Field(default=10.0, ge=0.0, le=3600.0)
+    #: … but no later than this after the first pass that changed the graph.
+    community_max_wait_s: float = Field(default=120.0, ge=0.0, le=86_400.0)
+    #: Communities larger than this are split one level further down.
+    community_max_cluster_size: int = Field(default=10, ge=2, le=10_000)
+    #: Characters of facts one community report is written from (~4 per token).
+    report_chars: int = Field(default=6000, ge=500, le=100_000)
 
     @model_validator(mode="after")
     def _debounce_is_consistent(self) -> Self:
@@ -41,5 +61,10 @@ class GraphragIngestSettings(GraphStoreSettings):
             raise ValueError(
                 "GRAPHRAG_INGEST_DEBOUNCE_MAX_WAIT_S must not be shorter than "
                 "GRAPHRAG_INGEST_DEBOUNCE_QUIET_S"
+            )
+        if self.community_max_wait_s < self.community_quiet_s:
+            raise ValueError(
+                "GRAPHRAG_INGEST_COMMUNITY_MAX_WAIT_S must not be shorter than "
+                "GRAPHRAG_INGEST_COMMUNITY_QUIET_S"
             )
         return self

@@ -115,8 +115,9 @@ async def pipe(backend: tuple[str, str] | None) -> AsyncIterator[Pipeline]:
     def uow() -> UnitOfWork:
         return PostgresUnitOfWork(sessions, lambda: None)
 
-    graph = falkordb_graph_store(graph_url, prefix=prefix)
-    vectors = FalkorVectorIndex(graph_url, DIMENSION, prefix=prefix)
+    # Graph and vectors live under separate keys, as in production (purging one keeps the other).
+    graph = falkordb_graph_store(graph_url, prefix=f"{prefix}-kg")
+    vectors = FalkorVectorIndex(graph_url, DIMENSION, prefix=f"{prefix}-vec")
     pipe = Pipeline(uow, graph, vectors)
     try:
         yield pipe

@@ -108,7 +108,7 @@ async def requested_count(js: JetStreamContext, room_id: str) -> int:
 
 
 async def jobs(client: httpx.AsyncClient, room_id: str) -> list[dict[str, object]]:
-    response = await client.get(f"/internal/rooms/{room_id}/ingest-jobs")
+    response = await client.get(f"/api/v1/graph/{room_id}/ingest-jobs")
     assert response.status_code == 200, response.text
     body: list[dict[str, object]] = response.json()
     return body
@@ -250,12 +250,14 @@ async def test_posted_messages_become_graph_entities_and_a_tombstone_removes_the
     )
     await publish(js, tombstone.subject, tombstone.model_dump_json().encode(), tombstone.event_id)
 
+    probe = FeatureHashingEmbedder(vectors.dimension).embed(["Grace Modularity Scores"])[0]
+
     async def forgotten() -> bool:
-        return await graph.entity(scope, "Modularity Scores") is None
+        # The graph forgets first, the vectors right after: wait for both.
+        if await graph.entity(scope, "Modularity Scores") is not None:
+            return False
+        hits = await vectors.search(scope, probe, k=20)
+        return bool(hits) and all(second.data.message_id not in h.source_ids for h in hits)
 
     await eventually(forgotten, "forgetting", 30.0)
-    probe = FeatureHashingEmbedder(vectors.dimension).embed(["Grace Modularity Scores"])[0]
-    hits = await vectors.search(scope, probe, k=20)
-    assert hits
-    assert all(second.data.message_id not in h.source_ids for h in hits)
     assert await graph.entity(scope, "Leiden Algorithm") is not None

@@ -65,7 +65,7 @@ async def test_lists_the_rooms_jobs_newest_first(
     await record(service, "room-1", "m-2")
     await record(service, "room-2", "m-3")
 
-    response = await client.get("/internal/rooms/room-1/ingest-jobs", headers=token())
+    response = await client.get("/api/v1/graph/room-1/ingest-jobs", headers=token())
 
     assert response.status_code == 200
     body = response.json()
@@ -89,7 +89,7 @@ async def test_limit_bounds_the_page(client: httpx.AsyncClient, service: IngestS
     for n in range(3):
         await record(service, "room-1", f"m-{n}")
     response = await client.get(
-        "/internal/rooms/room-1/ingest-jobs", params={"limit": 1}, headers=token()
+        "/api/v1/graph/room-1/ingest-jobs", params={"limit": 1}, headers=token()
     )
     assert [j["source_id"] for j in response.json()] == ["m-2"]
 
@@ -99,20 +99,20 @@ async def test_an_out_of_range_limit_is_refused(
     client: httpx.AsyncClient, limit: int | str
 ) -> None:
     response = await client.get(
-        "/internal/rooms/room-1/ingest-jobs", params={"limit": limit}, headers=token()
+        "/api/v1/graph/room-1/ingest-jobs", params={"limit": limit}, headers=token()
     )
     assert response.status_code == 422
     assert response.json()["code"] == "validation_error"
 
 
 async def test_a_room_without_jobs_lists_nothing(client: httpx.AsyncClient) -> None:
-    response = await client.get("/internal/rooms/nowhere/ingest-jobs", headers=token())
+    response = await client.get("/api/v1/graph/nowhere/ingest-jobs", headers=token())
     assert response.status_code == 200
     assert response.json() == []
 
 
 async def test_no_identity_token_is_401(client: httpx.AsyncClient) -> None:
-    response = await client.get("/internal/rooms/room-1/ingest-jobs")
+    response = await client.get("/api/v1/graph/room-1/ingest-jobs")
     assert response.status_code == 401
     assert response.json()["code"] == "identity_missing"
 
@@ -126,7 +126,7 @@ async def test_a_token_not_for_this_service_is_401(
     client: httpx.AsyncClient, audience: str, secret: str
 ) -> None:
     headers = token(audience=audience, secret=secret)
-    response = await client.get("/internal/rooms/room-1/ingest-jobs", headers=headers)
+    response = await client.get("/api/v1/graph/room-1/ingest-jobs", headers=headers)
     assert response.status_code == 401
     assert response.json()["code"] == "identity_invalid"
 

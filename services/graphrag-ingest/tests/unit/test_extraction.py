@@ -48,6 +48,14 @@ def test_speakers_names_and_types_are_found() -> None:
     assert not {"Today", "Good", "Thanks", "Good point Ada"} & set(found)
 
 
+def test_a_name_after_a_stripped_opener_is_kept() -> None:
+    said = chunk(("Ada", "human", "The Zephyr demo is on Friday. For Borealis we chose SQLite."))
+    found = {e.name for e in extract_chunk(said).entities}
+
+    assert {"Zephyr", "Borealis", "Friday", "SQLite"} <= found
+    assert not {"The", "For", "The Zephyr", "For Borealis"} & found
+
+
 def test_relations_come_from_shared_sentences_with_verb_cues_and_evidence() -> None:
     relations = {(r.source, r.relation, r.target): r for r in extract_chunk(CONVERSATION).relations}
 

@@ -1,4 +1,4 @@
-"""The entity resolution cascade: name → alias → fuzzy, within type, with reasons."""
+"""The rule steps of the resolution cascade: name → alias → fuzzy, within type, with reasons."""
 
 from __future__ import annotations
 
@@ -38,6 +38,24 @@ def test_the_cascade_reports_which_step_matched() -> None:
 
 def test_matching_stays_within_one_type() -> None:
     assert match(c("Apple", "ORGANIZATION"), [c("Apple", "CONCEPT")]) is None
+
+
+def test_same_name_different_type_is_never_merged() -> None:
+    room = [c("Apple", "ORGANIZATION", weight=3), c("apple", "CONCEPT"), c("The Apple", "PERSON")]
+
+    assert plan_merges(room, room) == []
+
+
+def test_the_fuzzy_step_can_be_switched_off_or_made_stricter() -> None:
+    pg = c("PostgreSQL", "TECHNOLOGY")
+    near = c("Postgres", "TECHNOLOGY")
+
+    assert match(near, [pg]) is not None
+    assert match(near, [pg], fuzzy=False) is None
+    assert match(near, [pg], ratio=0.95) is None
+    assert plan_merges([near], [pg, near], fuzzy=False) == []
+    # The sure steps still run without it.
+    assert match(c("the postgresql", "TECHNOLOGY"), [pg], fuzzy=False) == (pg, "name")
 
 
 def test_leading_words_merge_only_when_unambiguous() -> None:

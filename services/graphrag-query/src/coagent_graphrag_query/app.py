@@ -5,10 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
+from coagent_contracts.graphrag import GraphBuildRequestedV1
 from coagent_graphrag_query.adapters.extractive import ExtractiveChatModel
+from coagent_graphrag_query.adapters.graph_builds import RedisGraphBuildStore
 from coagent_graphrag_query.adapters.redis import RedisBuildStatusStore
 from coagent_graphrag_query.consumers import register_consumers
 from coagent_graphrag_query.endpoints import router
+from coagent_graphrag_query.global_search import GlobalSearch
+from coagent_graphrag_query.graph_builds import GraphBuilds
 from coagent_graphrag_query.graph_endpoints import router as graph_router
 from coagent_graphrag_query.graph_views import GraphViews
 from coagent_graphrag_query.ports import BuildStatusStore
@@ -20,22 +24,31 @@ from coagent_graphstore.embedding import FeatureHashingEmbedder
 from coagent_graphstore.factory import open_graph_store, open_vector_index
 from coagent_graphstore.ports import GraphStore, VectorIndex
 from coagent_kit.app import build_app
-from coagent_kit.broker import create_broker
+from coagent_kit.broker import create_broker, publish_event
 from coagent_kit.health import nats_check, redis_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.settings import ServiceSettings
 
 
 def install_graph_routes(
-    app: FastAPI, graph: GraphStore, vectors: VectorIndex, build_status: BuildStatusStore
+    app: FastAPI,
+    graph: GraphStore,
+    vectors: VectorIndex,
+    build_status: BuildStatusStore,
+    builds: GraphBuilds | None = None,
 ) -> None:
     """The public graph routes over these ports, answering with the offline composer.
 
     The query embedder must be the one ingestion wrote vectors with: same class, same dimension.
     """
-    retriever = Retriever(graph, vectors, FeatureHashingEmbedder(vectors.dimension))
-    app.state.graph_views = GraphViews(graph, build_status)
-    app.state.search = SearchService(retriever, ExtractiveChatModel())
+    embedder = FeatureHashingEmbedder(vectors.dimension)
+    model = ExtractiveChatModel()
+    retriever = Retriever(graph, vectors, embedder)
+    app.state.graph_views = GraphViews(graph, build_status, builds)
+    app.state.graph_builds = builds
+    app.state.search = SearchService(
+        retriever, model, GlobalSearch(graph, vectors, embedder, model)
+    )
     app.include_router(graph_router)
 
 
@@ -49,7 +62,12 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     graph_store, vector_index = open_graph_store(storage), open_vector_index(storage)
     build_status = RedisBuildStatusStore(cache)
     query = QueryService(build_status)
-    register_consumers(broker, query)
+
+    async def publish(command: GraphBuildRequestedV1) -> None:
+        await publish_event(broker, command)
+
+    builds = GraphBuilds(RedisGraphBuildStore(cache), publish)
+    register_consumers(broker, query, builds)
 
     closers = [graph_store.close, vector_index.close, cache.aclose]
     lifespan = messaging_lifespan(cfg, broker, closers=closers)
@@ -70,6 +88,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.graph_store = graph_store
     app.state.vector_index = vector_index
     app.state.broker = broker
-    install_graph_routes(app, graph_store, vector_index, build_status)
+    install_graph_routes(app, graph_store, vector_index, build_status, builds)
     app.include_router(router)
     return app

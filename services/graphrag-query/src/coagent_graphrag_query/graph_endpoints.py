@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
+from coagent_graphrag_query.graph_builds import GraphBuilds
 from coagent_graphrag_query.graph_schemas import (
     AnswerRead,
     CommunityRead,
+    GraphBuildRead,
     GraphRead,
     GraphStatusRead,
     QuestionIn,
@@ -36,7 +38,13 @@ def _search(request: Request) -> SearchService:
     return search
 
 
+def _builds(request: Request) -> GraphBuilds:
+    builds: GraphBuilds = request.app.state.graph_builds
+    return builds
+
+
 Views = Annotated[GraphViews, Depends(_views)]
+Builds = Annotated[GraphBuilds, Depends(_builds)]
 Search = Annotated[SearchService, Depends(_search)]
 
 
@@ -58,6 +66,20 @@ async def get_status(room_id: str, identity: Identity, views: Views) -> GraphSta
     return await views.status(Scope(room_id))
 
 
+@router.post("/build", status_code=202)
+async def build(
+    room_id: str, identity: Identity, builds: Builds, response: Response
+) -> GraphBuildRead:
+    """Build the room's graph now (ingest, communities, reports); progress shows in /status.
+
+    While a build of the room is queued or running, asking again returns that build.
+    """
+    Scope(room_id)  # a room id the stores cannot hold is refused before anything is asked
+    found, _ = await builds.request(room_id, identity.user_id)
+    response.headers["Location"] = f"/api/v1/graph/{room_id}/status"
+    return GraphBuildRead.of(found)
+
+
 @router.get("/communities")
 async def get_communities(room_id: str, identity: Identity, views: Views) -> list[CommunityRead]:
     """The room's communities with their reports (empty until communities are built)."""
@@ -67,4 +89,5 @@ async def get_communities(room_id: str, identity: Identity, views: Views) -> lis
 @router.post("/query")
 async def ask(room_id: str, body: QuestionIn, identity: Identity, search: Search) -> AnswerRead:
     """Answer a question from the room's conversation, citing the messages it relies on."""
-    return AnswerRead.of(await search.ask(Scope(room_id), body.question, body.mode))
+    answer = await search.ask(Scope(room_id), body.question, body.mode, level=body.level)
+    return AnswerRead.of(answer)

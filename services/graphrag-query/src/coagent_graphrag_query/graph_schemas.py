@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from coagent_graphrag_query.answers import Answer, Passage
+from coagent_graphrag_query.graph_builds import BuildState, GraphBuild
 from coagent_graphrag_query.schemas import BuildStatusRead
 from coagent_graphrag_query.search import RequestedMode
 
@@ -49,6 +50,50 @@ class GraphRead(BaseModel):
     next_offset: int | None = Field(description="Where the next page starts; null on the last")
 
 
+class GraphBuildRead(BaseModel):
+    """A build of the room's graph (ingest, communities, reports) and how far it got."""
+
+    room_id: str
+    build_id: str
+    status: BuildState
+    stage: str = Field(description="queued, ingest, clustering, reports or done")
+    progress: float = Field(description="0 to 1")
+    done: int = Field(description="Units of the stage done (reports, while writing reports)")
+    total: int
+    communities: int
+    reports_written: int
+    error: str | None
+    requested_at: str
+    updated_at: str
+    message: str = Field(description="A sentence for people")
+
+    @classmethod
+    def of(cls, build: GraphBuild) -> GraphBuildRead:
+        return cls(
+            room_id=build.room_id,
+            build_id=build.build_id,
+            status=build.status,
+            stage=build.stage,
+            progress=build.progress,
+            done=build.done,
+            total=build.total,
+            communities=build.communities,
+            reports_written=build.reports_written,
+            error=build.error,
+            requested_at=build.requested_at.isoformat(),
+            updated_at=build.updated_at.isoformat(),
+            message=_build_message(build),
+        )
+
+
+def _build_message(build: GraphBuild) -> str:
+    if build.status == "succeeded":
+        return f"Graph built: {build.communities} communities, {build.reports_written} new reports."
+    if build.status == "failed":
+        return f"Graph build failed: {build.error}"
+    return "Graph build started." if build.status == "queued" else f"Building ({build.stage})."
+
+
 class GraphStatusRead(BaseModel):
     room_id: str
     state: GraphState = Field(
@@ -58,9 +103,12 @@ class GraphStatusRead(BaseModel):
     edge_count: int
     chunk_count: int
     community_count: int
-    is_building: bool = Field(description="Not tracked here yet; always false")
+    is_building: bool = Field(description="Whether a requested build is queued or running")
     last_updated: str | None = Field(description="When the latest ingest job ended (ISO 8601)")
     build: BuildStatusRead | None = Field(description="Totals over the room's ingest jobs")
+    graph_build: GraphBuildRead | None = Field(
+        default=None, description="The latest requested build (POST /build)"
+    )
 
 
 class CommunityRead(BaseModel):
@@ -78,13 +126,19 @@ class CommunityRead(BaseModel):
 class QuestionIn(BaseModel):
     question: str = Field(min_length=1, max_length=4000)
     mode: RequestedMode = Field(
-        default="auto", description="auto chooses local (named entities) or basic (chunks)"
+        default="auto",
+        description="auto chooses global (questions about the whole room, once communities "
+        "exist), local (named entities) or basic (chunks)",
     )
+    level: int | None = Field(
+        default=None, ge=0, le=16,
+        description="Community level global search reads (default: the coarsest with reports)",
+    )  # fmt: skip
 
 
 class CitationRead(BaseModel):
     number: int = Field(description="The [n] marker used in the answer")
-    chunk_id: str
+    chunk_id: str = Field(description="The chunk, or for global answers '<community>#finding-<n>'")
     message_ids: list[str]
     artifact_ids: list[str]
     text: str

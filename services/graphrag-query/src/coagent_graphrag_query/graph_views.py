@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from coagent_graphrag_query.graph_builds import GraphBuilds
 from coagent_graphrag_query.graph_schemas import (
     CommunityRead,
+    GraphBuildRead,
     GraphEdge,
     GraphNode,
     GraphRead,
@@ -22,8 +24,11 @@ KEY_ENTITIES = 10
 
 
 class GraphViews:
-    def __init__(self, graph: GraphStore, build_status: BuildStatusStore) -> None:
+    def __init__(
+        self, graph: GraphStore, build_status: BuildStatusStore, builds: GraphBuilds | None = None
+    ) -> None:
         self._graph, self._build_status = graph, build_status
+        self._builds = builds
 
     async def page(self, scope: Scope, *, offset: int, limit: int) -> GraphRead:
         page = await self._graph.page(scope, offset=offset, limit=limit)
@@ -48,6 +53,7 @@ class GraphViews:
     async def status(self, scope: Scope) -> GraphStatusRead:
         stats = await self._graph.stats(scope)
         build = await self._build_status.get(scope.room_id)
+        graph_build = await self._builds.current(scope.room_id) if self._builds else None
         state: GraphState = "ready"
         if build is not None and build.status == "failed":
             state = "failed"
@@ -60,9 +66,10 @@ class GraphViews:
             edge_count=stats.relations,
             chunk_count=stats.chunks,
             community_count=stats.communities,
-            is_building=False,
+            is_building=graph_build is not None and graph_build.active,
             last_updated=build.updated_at.isoformat() if build else None,
             build=BuildStatusRead.of(build) if build else None,
+            graph_build=GraphBuildRead.of(graph_build) if graph_build else None,
         )
 
     async def communities(self, scope: Scope) -> list[CommunityRead]:
@@ -86,7 +93,11 @@ def _node(entity: Entity, community_id: str | None) -> GraphNode:
         id=entity.key,
         name=entity.name,
         type=entity.type,
-        description=" ".join(d.text for d in entity.descriptions if d.text),
+        description=(
+            entity.summary.text
+            if entity.summary
+            else " ".join(d.text for d in entity.descriptions if d.text)
+        ),
         aliases=list(entity.aliases),
         community_id=community_id,
         sources=list(dict.fromkeys(entity.source_ids)),
@@ -98,7 +109,11 @@ def _edge(relation: Relation, names: dict[str, str]) -> GraphEdge:
         source=names[relation.source],
         target=names[relation.target],
         relation=relation.relation,
-        evidence=" ".join(e.text for e in relation.evidence if e.text),
+        evidence=(
+            relation.summary.text
+            if relation.summary
+            else " ".join(e.text for e in relation.evidence if e.text)
+        ),
         weight=relation.weight,
         sources=list(dict.fromkeys(e.source_id for e in relation.evidence)),
     )

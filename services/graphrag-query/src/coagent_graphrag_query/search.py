@@ -6,10 +6,12 @@ import re
 from typing import Literal
 
 from coagent_graphrag_query.answers import Answer, SearchMode, ground
+from coagent_graphrag_query.global_search import GlobalSearch, GlobalSearchUnavailable
 from coagent_graphrag_query.ports import ChatModel
 from coagent_graphrag_query.retrieval import Retrieved, Retriever
 from coagent_graphstore.models import Scope
-from coagent_kit.errors import ServiceError
+
+__all__ = ["GlobalSearchUnavailable", "RequestedMode", "SearchService", "route"]
 
 RequestedMode = Literal["auto", "basic", "local", "global"]
 
@@ -19,13 +21,6 @@ _THEMATIC = re.compile(
     r"in general|big picture|what (is|was) (this|the) (room|discussion|conversation) about)\b",
     re.IGNORECASE,
 )
-
-
-class GlobalSearchUnavailable(ServiceError):
-    """Global search answers from community reports, and the room has none: a state of the room
-    (409, like any request its current state cannot serve), not a server failure."""
-
-    status, code = 409, "communities_not_built"
 
 
 def route(question: str, *, linked_entities: bool, global_available: bool) -> SearchMode:
@@ -39,16 +34,32 @@ def route(question: str, *, linked_entities: bool, global_available: bool) -> Se
     return "local" if linked_entities else "basic"
 
 
-class SearchService:
-    def __init__(self, retriever: Retriever, model: ChatModel) -> None:
-        self._retriever, self._model = retriever, model
+def thematic(question: str) -> bool:
+    """Whether the question is about the room as a whole rather than one fact."""
+    return _THEMATIC.search(question) is not None
 
-    async def ask(self, scope: Scope, question: str, mode: RequestedMode = "auto") -> Answer:
+
+class SearchService:
+    def __init__(
+        self, retriever: Retriever, model: ChatModel, global_search: GlobalSearch | None = None
+    ) -> None:
+        self._retriever, self._model = retriever, model
+        self._global = global_search
+
+    async def ask(
+        self,
+        scope: Scope,
+        question: str,
+        mode: RequestedMode = "auto",
+        *,
+        level: int | None = None,
+    ) -> Answer:
         chosen = mode if mode != "auto" else await self._route(scope, question)
         if chosen == "global":
-            raise GlobalSearchUnavailable(
-                "Global search answers from community reports and this room has none yet; "
-                "ask with mode 'local', 'basic' or 'auto'"
+            if self._global is None:
+                raise GlobalSearchUnavailable("Global search is not configured here")
+            return await self._global.answer(
+                scope, question, level=level, thematic=thematic(question)
             )
         found: Retrieved
         if chosen == "local":
@@ -65,5 +76,7 @@ class SearchService:
         # Only names and aliases the question spells out count as naming an entity: vector
         # similarity to some entity is too weak a sign that the graph helps.
         named = await self._retriever.link_entities(scope, question, by_vector=False)
-        # Global search over community reports does not exist yet, so auto never picks it.
-        return route(question, linked_entities=bool(named), global_available=False)
+        available = (
+            self._global is not None and thematic(question) and await self._global.available(scope)
+        )
+        return route(question, linked_entities=bool(named), global_available=available)

@@ -9,12 +9,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from coagent_contracts.graphrag import GraphBuildProgressV1, GraphBuildRequestedV1
+from coagent_graphrag_query.adapters.graph_builds import MemoryGraphBuildStore
 from coagent_graphrag_query.adapters.memory import MemoryBuildStatusStore
 from coagent_graphrag_query.app import install_graph_routes
 from coagent_graphrag_query.domain import JobOutcome
+from coagent_graphrag_query.graph_builds import GraphBuilds
 from coagent_graphrag_query.settings import GraphragQuerySettings
 from coagent_graphstore.adapters.memory import MemoryGraphStore, MemoryVectorIndex
-from coagent_graphstore.models import Community, CommunityReport, Finding, Scope
+from coagent_graphstore.models import Community, CommunityReport, Finding, Scope, Summary
 from coagent_kit.app import build_app
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 
@@ -38,9 +41,23 @@ def build_status() -> MemoryBuildStatusStore:
 
 
 @pytest.fixture
+def commands() -> list[GraphBuildRequestedV1]:
+    return []
+
+
+@pytest.fixture
+def builds(commands: list[GraphBuildRequestedV1]) -> GraphBuilds:
+    async def publish(command: GraphBuildRequestedV1) -> None:
+        commands.append(command)
+
+    return GraphBuilds(MemoryGraphBuildStore(), publish)
+
+
+@pytest.fixture
 async def client(
     graph: MemoryGraphStore,
     build_status: MemoryBuildStatusStore,
+    builds: GraphBuilds,
     seed: Callable[..., Awaitable[None]],
 ) -> AsyncIterator[httpx.AsyncClient]:
     vectors = MemoryVectorIndex(256)
@@ -49,7 +66,7 @@ async def client(
         GraphragQuerySettings(env="test", internal_token_secret=SecretStr(SECRET)),
         title="graphrag-query under test",
     )
-    install_graph_routes(app, graph, vectors, build_status)
+    install_graph_routes(app, graph, vectors, build_status, builds)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", headers=token()) as c:
         yield c
@@ -75,6 +92,19 @@ async def test_the_graph_has_the_fields_the_client_reads(client: httpx.AsyncClie
         ("Carol", "presents", "Demo"),
     }
     assert body["edge_count"] == 3
+
+
+async def test_a_stored_summary_is_shown_instead_of_the_fragments(
+    client: httpx.AsyncClient, graph: MemoryGraphStore
+) -> None:
+    summary = Summary(text="Bob maintains the schema migrations", of="fp-1")
+    await graph.set_summaries(Scope("room-a"), entities={"bob": summary})
+    body = (await client.get(f"{BASE}/room-a")).json()
+    bob = next(n for n in body["nodes"] if n["name"] == "Bob")
+    alice = next(n for n in body["nodes"] if n["name"] == "Alice")
+    assert bob["description"] == "Bob maintains the schema migrations"
+    assert alice["description"]
+    assert alice["description"] != bob["description"]
 
 
 async def test_the_graph_is_paged_and_edges_name_nodes_on_other_pages(
@@ -168,6 +198,59 @@ async def test_a_question_in_another_room_finds_nothing_of_room_a(
         assert body["answer"] == "Nothing in this room's conversation answers that question."
 
 
+async def test_a_build_is_accepted_once_and_its_progress_shows_in_status(
+    client: httpx.AsyncClient, builds: GraphBuilds, commands: list[GraphBuildRequestedV1]
+) -> None:
+    response = await client.post(f"{BASE}/room-a/build")
+    assert response.status_code == 202
+    body = response.json()
+    assert (body["room_id"], body["status"], body["stage"]) == ("room-a", "queued", "queued")
+    assert body["message"]
+    again = await client.post(f"{BASE}/room-a/build")
+    assert (again.status_code, again.json()["build_id"]) == (202, body["build_id"])
+    assert [c.data.build_id for c in commands] == [body["build_id"]]
+    assert commands[0].data.requested_by == "u-1"
+
+    building = (await client.get(f"{BASE}/room-a/status")).json()
+    assert building["is_building"] is True
+    assert building["graph_build"]["build_id"] == body["build_id"]
+    await builds.record(GraphBuildProgressV1.model_validate({
+        "producer": "graphrag-ingest",
+        "data": {"room_id": "room-a", "build_id": body["build_id"], "step": 5,
+                 "stage": "done", "status": "succeeded", "communities": 2},
+    }))  # fmt: skip
+    built = (await client.get(f"{BASE}/room-a/status")).json()
+    assert built["is_building"] is False
+    assert (built["graph_build"]["status"], built["graph_build"]["progress"]) == ("succeeded", 1.0)
+    assert (await client.get(f"{BASE}/room-b/status")).json()["graph_build"] is None
+
+
+async def test_a_build_of_a_malformed_room_id_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"{BASE}/room%20a/build")
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_scope")
+
+
+async def test_global_questions_are_answered_once_communities_have_reports(
+    client: httpx.AsyncClient, graph: MemoryGraphStore
+) -> None:
+    report = CommunityReport(
+        "Demo", "The demo is on Friday.",
+        (Finding("The demo is scheduled for Friday afternoon.", "", ("m-a3",)),), 6.0, ("m-a3",),
+    )  # fmt: skip
+    await graph.replace_communities(
+        Scope("room-a"), [Community("c-0", 0, ("carol", "demo"), report=report)]
+    )
+    response = await client.post(
+        f"{BASE}/room-a/query", json={"question": "When is the demo?", "mode": "global"}
+    )
+    body = response.json()
+    assert (response.status_code, body["intent"], body["mode"]) == (200, "global", "global")
+    assert body["sources"] == ["m-a3"]
+    assert body["citations"][0]["chunk_id"] == "c-0#finding-1"
+    summary = await client.post(f"{BASE}/room-a/query", json={"question": "Summarize the room"})
+    assert summary.json()["mode"] == "global"
+
+
 async def test_global_mode_is_409_until_communities_exist(client: httpx.AsyncClient) -> None:
     response = await client.post(
         f"{BASE}/room-a/query", json={"question": "Main themes?", "mode": "global"}
@@ -190,7 +273,13 @@ async def test_a_malformed_room_id_is_400(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", ""), ("GET", "/status"), ("GET", "/communities"), ("POST", "/query")],
+    [
+        ("GET", ""),
+        ("GET", "/status"),
+        ("GET", "/communities"),
+        ("POST", "/query"),
+        ("POST", "/build"),
+    ],  # fmt: skip
 )
 async def test_every_route_needs_a_valid_identity(
     client: httpx.AsyncClient, method: str, path: str

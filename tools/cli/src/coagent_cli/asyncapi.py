@@ -25,6 +25,15 @@ PRODUCERS = {
     "trigger": "trigger",
     "graphrag": "graphrag-ingest",
 }
+#: Commands a context's other service sends its producer (graphrag-query asks ingest to build).
+COMMAND_SENDERS = {"graphrag.build.requested.v1": "graphrag-query"}
+
+
+def producer(event: type[Event]) -> str:
+    """The service that publishes ``event``."""
+    return COMMAND_SENDERS.get(event.TAG) or PRODUCERS[event.FILTER.split(".")[0]]
+
+
 DOCS_DIR = Path(__file__).resolve().parents[4] / "docs" / "events"
 
 
@@ -42,7 +51,7 @@ def address(event: type[Event]) -> tuple[str, dict[str, Any]]:
 
 def document(service: str, consumed: list[tuple[str, type[Event]]]) -> dict[str, Any]:
     """The AsyncAPI document of one service."""
-    published = [e for e in ALL_EVENT_TYPES if PRODUCERS[e.FILTER.split(".")[0]] == service]
+    published = [e for e in ALL_EVENT_TYPES if producer(e) == service]
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}

@@ -27,6 +27,7 @@ from coagent_graphstore.models import (
     Relation,
     Scope,
     SourcedText,
+    Summary,
 )
 
 Row = list[Any]
@@ -46,8 +47,10 @@ class CypherRunner(Protocol):
     async def close(self) -> None: ...
 
 
-_ENTITY = "e.key, e.name, e.type, e.aliases, e.desc_sources, e.desc_texts"
-_RELATION = "a.key, b.key, r.relation, r.ev_sources, r.ev_texts, r.ev_weights"
+_ENTITY = "e.key, e.name, e.type, e.aliases, e.desc_sources, e.desc_texts, e.summary, e.summary_of"
+_RELATION = (
+    "a.key, b.key, r.relation, r.ev_sources, r.ev_texts, r.ev_weights, r.summary, r.summary_of"
+)
 _REL_MATCH = "MATCH (a:Entity {room: $room})-[r:RELATES]->(b:Entity {room: $room})"
 _CHUNK = "c.id, c.text, c.message_ids, c.artifact_ids, c.mentions, c.position"
 _COMMUNITY = "c.id, c.level, c.members, c.parent_id, c.report"
@@ -63,7 +66,8 @@ PUT_ENTITIES = """
 UNWIND $rows AS row
 MERGE (e:Entity {room: $room, key: row.key})
 SET e.name = row.name, e.type = row.type, e.aliases = row.aliases, e.alias_keys = row.alias_keys,
-    e.desc_sources = row.desc_sources, e.desc_texts = row.desc_texts"""
+    e.desc_sources = row.desc_sources, e.desc_texts = row.desc_texts, e.summary = row.summary,
+    e.summary_of = row.summary_of"""
 DROP_ENTITIES = "UNWIND $keys AS k MATCH (e:Entity {room: $room, key: k}) DETACH DELETE e"
 ENTITIES_CITING = f"""
 MATCH (e:Entity {{room: $room}}) WHERE any(s IN e.desc_sources WHERE s IN $sources)
@@ -87,7 +91,8 @@ UNWIND $rows AS row
 MATCH (a:Entity {room: $room, key: row.source}), (b:Entity {room: $room, key: row.target})
 MERGE (a)-[r:RELATES {relation: row.relation}]->(b)
 SET r.room = $room, r.ev_sources = row.ev_sources, r.ev_texts = row.ev_texts,
-    r.ev_weights = row.ev_weights, r.weight = row.weight"""
+    r.ev_weights = row.ev_weights, r.weight = row.weight, r.summary = row.summary,
+    r.summary_of = row.summary_of"""
 DROP_RELATIONS = """
 UNWIND $idents AS i
 MATCH (a:Entity {room: $room, key: i.source})-[r:RELATES {relation: i.relation}]->
@@ -137,10 +142,21 @@ COUNT_CHUNKS = "MATCH (c:Chunk {room: $room}) RETURN count(c)"
 COUNT_COMMUNITIES = "MATCH (c:Community {room: $room}) RETURN count(c)"
 
 
+def _summary(text: str | None, of: str | None) -> Summary | None:
+    # Stored as two strings ("" for none): a null property would vanish on some stores.
+    return Summary(text or "", of) if of else None
+
+
+def _summary_row(summary: Summary | None) -> dict[str, str]:
+    if summary is None:
+        return {"summary": "", "summary_of": ""}
+    return {"summary": summary.text, "summary_of": summary.of}
+
+
 def _entity(row: Row) -> Entity:
-    key, name, type_, aliases, sources, texts = row
+    key, name, type_, aliases, sources, texts, summary, summary_of = row
     described = tuple(SourcedText(s, t) for s, t in zip(sources, texts, strict=True))
-    return Entity(key, name, type_, tuple(aliases), described)
+    return Entity(key, name, type_, tuple(aliases), described, _summary(summary, summary_of))
 
 
 def _entity_row(e: Entity) -> dict[str, Any]:
@@ -148,16 +164,16 @@ def _entity_row(e: Entity) -> dict[str, Any]:
         "key": e.key, "name": e.name, "type": e.type, "aliases": list(e.aliases),
         "alias_keys": list(merging.alias_keys(e)),
         "desc_sources": [d.source_id for d in e.descriptions],
-        "desc_texts": [d.text for d in e.descriptions],
+        "desc_texts": [d.text for d in e.descriptions], **_summary_row(e.summary),
     }  # fmt: skip
 
 
 def _relation(row: Row) -> Relation:
-    source, target, relation, sources, texts, weights = row
-    evidence = zip(sources, texts, weights, strict=True)
-    return Relation(
-        source, target, relation, tuple(Evidence(s, t, float(w)) for s, t, w in evidence)
+    source, target, relation, sources, texts, weights, summary, summary_of = row
+    evidence = tuple(
+        Evidence(s, t, float(w)) for s, t, w in zip(sources, texts, weights, strict=True)
     )
+    return Relation(source, target, relation, evidence, _summary(summary, summary_of))
 
 
 def _relation_row(r: Relation) -> dict[str, Any]:
@@ -165,6 +181,7 @@ def _relation_row(r: Relation) -> dict[str, Any]:
         "source": r.source, "target": r.target, "relation": r.relation,
         "ev_sources": [e.source_id for e in r.evidence], "ev_texts": [e.text for e in r.evidence],
         "ev_weights": [float(e.weight) for e in r.evidence], "weight": float(r.weight),
+        **_summary_row(r.summary),
     }  # fmt: skip
 
 
@@ -187,10 +204,15 @@ def _chunk_row(c: Chunk) -> dict[str, Any]:
 def _report_json(report: CommunityReport | None) -> str | None:
     if report is None:
         return None
-    findings = [{"summary": f.summary, "explanation": f.explanation} for f in report.findings]
+    findings = [
+        {"summary": f.summary, "explanation": f.explanation,
+         "message_ids": list(f.message_ids), "artifact_ids": list(f.artifact_ids)}
+        for f in report.findings
+    ]  # fmt: skip
     return json.dumps(
         {"title": report.title, "summary": report.summary, "findings": findings,
-         "rating": report.rating, "source_ids": list(report.source_ids)}
+         "rating": report.rating, "source_ids": list(report.source_ids),
+         "fingerprint": report.fingerprint}
     )  # fmt: skip
 
 
@@ -198,10 +220,15 @@ def _report(raw: str | None) -> CommunityReport | None:
     if raw is None:
         return None
     data = json.loads(raw)
-    findings = tuple(Finding(f["summary"], f["explanation"]) for f in data["findings"])
+    findings = tuple(
+        Finding(f["summary"], f["explanation"], tuple(f.get("message_ids", ())),
+                tuple(f.get("artifact_ids", ())))
+        for f in data["findings"]
+    )  # fmt: skip
     return CommunityReport(
-        data["title"], data["summary"], findings, float(data["rating"]), tuple(data["source_ids"])
-    )
+        data["title"], data["summary"], findings, float(data["rating"]),
+        tuple(data["source_ids"]), data.get("fingerprint", ""),
+    )  # fmt: skip
 
 
 def _community(row: Row) -> Community:

@@ -35,14 +35,12 @@ _VECTOR_LABELS: dict[VectorKind, str] = {
     "entity": "EntityVec",
     "community": "CommunityVec",
 }
-# A room never written has no graph key; a vector kind never written has no index, which the
-# vector procedure reports as an undefined attribute.
+# A room never written has no graph key.
 _NO_GRAPH = ("empty key",)
-_NO_VECTORS = ("empty key", "undefined attribute")
 
 
-def _absent(error: ResponseError, markers: tuple[str, ...] = _NO_GRAPH) -> bool:
-    return any(marker in str(error).lower() for marker in markers)
+def _absent(error: ResponseError) -> bool:
+    return any(marker in str(error).lower() for marker in _NO_GRAPH)
 
 
 class LazyFalkorDB:
@@ -75,13 +73,16 @@ class LazyFalkorDB:
             await self._db.aclose()
 
 
-async def _create_indexes(db: FalkorDB, graph: str, statements: Sequence[str]) -> None:
+async def _run_index_statements(
+    db: FalkorDB, graph: str, statements: Sequence[str], done: str = "already indexed"
+) -> None:
+    """Runs index statements, taking an error that says it is already done as success."""
     target = db.select_graph(graph)
     for statement in statements:
         try:
             await target.query(statement)
         except ResponseError as error:
-            if "already indexed" not in str(error):
+            if done not in str(error):
                 raise
 
 
@@ -108,7 +109,7 @@ class FalkorRunner:
     async def write(self, scope: Scope, query: str, params: dict[str, Any]) -> list[Row]:
         name = self._name(scope)
         if name not in self._indexed:
-            await _create_indexes(await self._client.get(), name, _GRAPH_INDEXES)
+            await _run_index_statements(await self._client.get(), name, _GRAPH_INDEXES)
             self._indexed.add(name)
         result = await (await self._client.graph(name)).query(query, params)
         return [list(row) for row in result.result_set]
@@ -131,22 +132,36 @@ def falkordb_graph_store(url: str, prefix: str = GRAPH_PREFIX) -> CypherGraphSto
     return CypherGraphStore(FalkorRunner(url, prefix))
 
 
+# REMOVE before SET: on FalkorDB 4.16 a SET of a vecf32 over an existing vecf32 is silently
+# skipped for some nodes (properties_set stays low and the old vector stays, FalkorDB issue #2099;
+# here 11 of 20 rewritten vectors kept their old value). Removing the property first makes every
+# write a fresh one.
 _UPSERT_VECTORS = """
 UNWIND $rows AS row
 MERGE (v:{label} {{id: row.id}})
+REMOVE v.embedding
 SET v.room = $room, v.source_ids = row.source_ids, v.text = row.text,
     v.embedding = vecf32(row.vector)"""
+# An exact scan of the room's graph, not FalkorDB's HNSW index (db.idx.vector.queryNodes): on
+# FalkorDB 4.16 every rewritten or deleted vector leaves an entry in that index that still takes
+# one of the k slots and is then dropped, so a query returns fewer than k nodes and untouched
+# neighbours fall out of the results (FalkorDB issue #2179; here, after 10 of 80 nodes were
+# replaced, 40 of 80 top-6 queries came back short). A graph holds one room, so the scan covers
+# hundreds to a few thousand vectors: about 10 ms for 5,000 of dimension 256.
 _SEARCH = """
-CALL db.idx.vector.queryNodes('{label}', 'embedding', $k, vecf32($vector)) YIELD node, score
-WHERE node.room = $room
-RETURN node.id, node.source_ids, node.text, score"""
+MATCH (v:{label})
+WHERE v.room = $room
+WITH v, vec.cosineDistance(v.embedding, vecf32($vector)) AS distance
+ORDER BY distance, v.id
+LIMIT $k
+RETURN v.id, v.source_ids, v.text, distance"""
 _DELETE_IDS = "UNWIND $ids AS i MATCH (v:{label} {{id: i}}) DELETE v"
 _DELETE_SOURCES = """
 MATCH (v:{label}) WHERE any(s IN v.source_ids WHERE s IN $sources) DELETE v RETURN count(v)"""
 
 
 class FalkorVectorIndex:
-    """The embedded VectorIndex: FalkorDB's HNSW vector index, one graph per scope.
+    """The embedded VectorIndex: vectors as nodes in one FalkorDB graph per scope, searched exactly.
 
     Ingest writes and query reads the same server, so both processes share it with no file
     locking (unlike qdrant-client's local mode, which allows one process per directory).
@@ -170,17 +185,15 @@ class FalkorVectorIndex:
     async def _ensure_indexes(self, name: str) -> None:
         if name in self._indexed:
             return
-        # Labels come from a fixed table and the dimension is a checked int: no user data here.
-        statements = [
-            stmt
-            for label in _VECTOR_LABELS.values()
-            for stmt in (
-                f"CREATE INDEX FOR (v:{label}) ON (v.id)",
-                f"CREATE VECTOR INDEX FOR (v:{label}) ON (v.embedding) "
-                f"OPTIONS {{dimension: {int(self._dimension)}, similarityFunction: 'cosine'}}",
-            )
-        ]
-        await _create_indexes(await self._client.get(), name, statements)
+        # Only the range index behind MERGE and deletes by id: searches scan (see _SEARCH), so a
+        # vector index left by an earlier version would only cost every write. Labels come from a
+        # fixed table: no user data in these statements.
+        labels = _VECTOR_LABELS.values()
+        db = await self._client.get()
+        creates = [f"CREATE INDEX FOR (v:{label}) ON (v.id)" for label in labels]
+        await _run_index_statements(db, name, creates)
+        drops = [f"DROP VECTOR INDEX FOR (v:{label}) ON (v.embedding)" for label in labels]
+        await _run_index_statements(db, name, drops, done="no such index")
         self._indexed.add(name)
 
     async def upsert(self, scope: Scope, items: Sequence[VectorItem]) -> None:
@@ -214,7 +227,7 @@ class FalkorVectorIndex:
             try:
                 result = await graph.ro_query(_SEARCH.format(label=_VECTOR_LABELS[kind]), params)
             except ResponseError as error:
-                if _absent(error, _NO_VECTORS):
+                if _absent(error):
                     continue
                 raise
             # FalkorDB reports the cosine distance; the port speaks similarity.

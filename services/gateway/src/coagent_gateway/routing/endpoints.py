@@ -62,8 +62,9 @@ OWNED: tuple[Owned, ...] = (
     ),
     Owned("/api/v1/workspaces/{room_id}/artifacts", "chat", "artifacts", Action.ROOM_CHAT),
     Owned("/api/v1/graph/{room_id}", "graphrag-query", "graph", Action.ROOM_READ),
-    # Building a room's graph is ingest's job; every other graph route only reads.
-    Owned("/api/v1/graph/{room_id}/build", "graphrag-ingest", "graph", Action.ROOM_CHAT),
+    # The room's ingest jobs are ingest's own record; a build (POST /build) is asked of
+    # graphrag-query, which hands it to ingest as a command.
+    Owned("/api/v1/graph/{room_id}/ingest-jobs", "graphrag-ingest", "graph"),
     Owned("/api/v1/graph/{room_id}/{rest:path}", "graphrag-query", "graph", Action.ROOM_CHAT),
 )
 

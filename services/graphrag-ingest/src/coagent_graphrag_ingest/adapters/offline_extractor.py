@@ -21,7 +21,7 @@ import re
 from coagent_graphrag_ingest.chunking import TextChunk, Turn
 from coagent_graphrag_ingest.extraction import ExtractedEntity, ExtractedRelation, Extraction
 
-VERSION = "offline-1"
+VERSION = "offline-2"  # 2: names after a stripped sentence opener are kept
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 # A capitalised word, an all-caps acronym or a CamelCase / dotted / plus-suffixed token.
@@ -231,7 +231,9 @@ def _names(sentence: str) -> list[str]:
         if not words:
             continue
         name = " ".join(words)
-        if len(words) == 1 and not _worth_single(name, sentence, match.start()):
+        # After a stripped opener the word no longer opens the sentence ("The Zephyr demo").
+        start = match.start() if len(words) == len(match.group(0).split()) else -1
+        if len(words) == 1 and not _worth_single(name, sentence, start):
             continue
         found.setdefault(name.casefold(), name)
     return list(found.values())

@@ -1,0 +1,131 @@
+"""Adjudication and summaries through an OpenAI-compatible chat model, with instructor.
+
+Both answer a whole batch in one call: the numbered items go in one user message and the
+reply is a structured list keyed by item number (instructor sends the schema, validates the
+reply and re-asks with the validation error when it does not fit). Items the reply leaves
+out are ``unsure`` (adjudication) or left for a later pass (summaries), never guessed. Tool
+calling on official OpenAI, JSON mode on other endpoints, as for extraction. Used only when a
+key is set; tests talk to a scripted fake server through an in-process transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+import httpx2
+import instructor
+from openai import AsyncOpenAI
+from pydantic import BaseModel, Field
+
+from coagent_graphrag_ingest.adjudication import (
+    ADJUDICATION_PROMPT,
+    PairQuestion,
+    Verdict,
+    pair_prompt,
+)
+from coagent_graphrag_ingest.summaries import SUMMARY_PROMPT, SummaryRequest, summary_prompt
+
+Reply = TypeVar("Reply", bound=BaseModel)
+
+
+class ModelCallFailed(RuntimeError):
+    """The model gave no valid answer (after repair) or could not be reached."""
+
+
+class PairDecision(BaseModel):
+    pair: int = Field(ge=0, description="The pair's number")
+    decision: Literal["same", "different", "unsure"]
+    reason: str = Field(default="", max_length=300, description="Why, in a few words")
+
+
+class PairDecisions(BaseModel):
+    """One decision per numbered pair."""
+
+    decisions: list[PairDecision] = Field(default_factory=list)
+
+
+class ItemSummary(BaseModel):
+    item: int = Field(ge=0, description="The item's number")
+    summary: str = Field(min_length=1, max_length=1200)
+
+
+class ItemSummaries(BaseModel):
+    """One summary per numbered item."""
+
+    summaries: list[ItemSummary] = Field(default_factory=list)
+
+
+class _ChatModel:
+    """One structured call: system prompt, user message, pydantic reply."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        model: str,
+        base_url: str | None = None,
+        max_retries: int = 2,
+        timeout_s: float = 60.0,
+        http_client: httpx2.AsyncClient | None = None,
+    ) -> None:
+        client = AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=1,
+            timeout=timeout_s,
+            http_client=http_client,
+        )
+        mode = instructor.Mode.TOOLS if base_url is None else instructor.Mode.JSON
+        self._client = instructor.from_openai(client, mode=mode)
+        self._model = model
+        self._max_retries = max_retries
+        #: Model calls made (each may include schema-repair rounds).
+        self.calls = 0
+
+    async def _ask(self, system: str, user: str, reply: type[Reply]) -> Reply:
+        messages: list[Any] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": user},
+        ]
+        self.calls += 1
+        try:
+            result: Reply = await self._client.chat.completions.create(
+                model=self._model,
+                response_model=reply,
+                messages=messages,
+                max_retries=self._max_retries,
+                temperature=0,
+            )
+        except Exception as exc:  # SDK, transport and validation errors alike
+            raise ModelCallFailed(f"{reply.__name__} by {self._model} failed: {exc}") from exc
+        return result
+
+
+class OpenAIAdjudicator(_ChatModel):
+    """``Adjudicator`` backed by a chat-completions endpoint: one call per batch."""
+
+    async def decide(self, pairs: Sequence[PairQuestion]) -> list[Verdict]:
+        if not pairs:
+            return []
+        reply = await self._ask(ADJUDICATION_PROMPT, pair_prompt(pairs), PairDecisions)
+        answered = {d.pair: d for d in reply.decisions if d.pair < len(pairs)}
+        verdicts = []
+        for number in range(len(pairs)):
+            decision = answered.get(number)
+            if decision is None:
+                verdicts.append(Verdict("unsure", "the model did not answer this pair"))
+            else:
+                verdicts.append(Verdict(decision.decision, decision.reason or "model"))
+        return verdicts
+
+
+class OpenAISummariser(_ChatModel):
+    """``Summariser`` backed by a chat-completions endpoint: one call per batch."""
+
+    async def summarise(self, requests: Sequence[SummaryRequest]) -> list[str | None]:
+        if not requests:
+            return []
+        reply = await self._ask(SUMMARY_PROMPT, summary_prompt(requests), ItemSummaries)
+        made = {s.item: s.summary.strip() for s in reply.summaries if s.summary.strip()}
+        return [made.get(number) for number in range(len(requests))]
