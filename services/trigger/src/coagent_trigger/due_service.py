@@ -19,7 +19,7 @@ from coagent_trigger.conditions import SilenceConditions
 from coagent_trigger.firing import record_firing
 from coagent_trigger.policies import Firing, Policy
 from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
-from coagent_trigger.rooms import AccessChecker
+from coagent_trigger.rooms import Access, AccessChecker
 from coagent_trigger.schedules import (
     Arm,
     DueMessage,
@@ -54,10 +54,13 @@ class DueService:
 
     async def on_due(self, due: DueMessage) -> list[Firing]:
         """Fire what ``due`` stands for, if it still should; returns the recorded firings."""
-        if not await self._owner_may_act(due):
+        grant = await self._owner_grant(due)
+        if grant is not None and not grant.allowed:
             return []
         async with self._uow() as uow:
             policy = await uow.policies.get(due.policy_id)
+            if policy is not None and grant is not None and grant.platform_role:
+                policy = replace(policy, owner_role=grant.platform_role)
             if policy is None or not policy.is_active:
                 if due.kind == "debounce" and due.room_id is not None:
                     # A paused policy's window closes without firing.
@@ -68,16 +71,17 @@ class DueService:
             await uow.commit()
         return fired
 
-    async def _owner_may_act(self, due: DueMessage) -> bool:
-        """An unscoped silence fires in a room only if its owner may act on that room now (asked
-        before the transaction; no answer raises, so the due message is retried)."""
-        if self._access is None or due.kind != "silence" or due.room_id is None:
-            return True
+    async def _owner_grant(self, due: DueMessage) -> Access | None:
+        """Whether the policy's owner may act on the due message's room now, with their current
+        role (asked before the transaction; no answer raises, so the due message is retried).
+        None when there is nothing to ask: no room, no checker wired, or no such policy."""
+        if self._access is None or due.room_id is None:
+            return None
         async with self._uow() as uow:
             policy = await uow.policies.get(due.policy_id)
-        if policy is None or policy.scope_session_id is not None:
-            return True
-        return (await self._access.check(due.room_id, policy.created_by)).allowed
+        if policy is None:
+            return None
+        return await self._access.check(due.room_id, policy.created_by)
 
     async def _dispatch(self, uow: UnitOfWork, policy: Policy, due: DueMessage) -> list[Firing]:
         now = self._clock()

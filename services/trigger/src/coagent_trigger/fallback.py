@@ -53,24 +53,26 @@ class Fallback:
 async def owner_grants(
     access: AccessChecker | None, policies: Iterable[Policy], room_id: str
 ) -> dict[str, Access] | None:
-    """The gateway's answer for every owner of an unscoped policy (None: no checker wired, so
+    """The gateway's answer for every policy owner on ``room_id`` (None: no checker wired, so
     every owner is taken to have access)."""
     if access is None:
         return None
-    owners = sorted({p.created_by for p in policies if p.scope_session_id is None})
+    owners = sorted({p.created_by for p in policies if p.scope_session_id in (None, room_id)})
     return {owner: await access.check(room_id, owner) for owner in owners}
 
 
 def applying(
     policies: Iterable[Policy], room_id: str, grants: dict[str, Access] | None
 ) -> list[Policy]:
-    """Policies that apply to ``room_id``; unscoped ones carry the owner's current role."""
+    """Policies that apply to ``room_id``: scoped to it or unscoped, with an owner who may act
+    on it now; each carries its owner's current platform role. A policy whose owner lost the
+    room neither fires nor keeps the room's fallback from running."""
     found: list[Policy] = []
     for policy in policies:
-        if policy.scope_session_id == room_id or grants is None:
-            found.append(policy)
+        if policy.scope_session_id not in (None, room_id):
             continue
-        if policy.scope_session_id is not None:
+        if grants is None:
+            found.append(policy)
             continue
         grant = grants.get(policy.created_by)
         if grant is not None and grant.allowed:

@@ -194,12 +194,12 @@ class PolicyService:
 
         Each request is its own firing: the source id is a fresh UUIDv7, so the key is
         ``<policy>:event:<uuid7>`` (the contract's key format for event-caused firings).
-        An unscoped policy fired into a room must have an owner who may act on that room now.
+        A policy fired into a room must have an owner who may act on that room now.
         """
         async with self._uow() as uow:
             policy = await self._visible(uow, caller, policy_id)
         room = room_id if room_id is not None else policy.scope_session_id
-        if room is not None and policy.scope_session_id is None:
+        if room is not None and policy.covers_room(room):
             policy = await self._owner_in_room(policy, room)
         async with self._uow() as uow:
             if not policy.is_active:

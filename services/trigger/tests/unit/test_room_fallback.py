@@ -236,3 +236,49 @@ async def test_an_unscoped_policy_is_fired_by_hand_only_into_its_owners_rooms(
     assert firing.room_id == "C"
     [event] = fired(store)
     assert (event.data.room_id, event.data.owner_role) == ("C", "teacher")
+
+
+async def test_a_scoped_policy_fires_only_while_its_owner_may_act_with_the_current_role(
+    service: PolicyService,
+    projection: RoomProjection,
+    store: MemoryStore,
+    access: ScriptedAccess,
+    posted: Posted,
+) -> None:
+    await attach(projection, "A")
+    mine = await policy(service, TEACHER, scope="A")
+    await policy(service, OUTSIDER, scope="A")  # the outsider may not act on A
+
+    await service.on_message(posted(1, room_id="A", content="go"))
+    [event] = fired(store)
+    # The teacher's policy fires, carrying the role the gateway answers now (not the one
+    # captured at creation); the outsider's neither fires nor counts as applying.
+    assert (event.data.policy_id, event.data.owner_role) == (mine.id, "admin")
+
+    access.allowed.discard(("A", "teacher-1"))  # the owner lost the room since
+    await service.on_message(posted(2, room_id="A", content="go"))
+    assert [e.data.kind for e in fired(store)] == ["policy"]  # nothing fired as the teacher
+
+
+async def test_a_scoped_silence_fires_only_if_its_owner_may_act_on_the_room(
+    store: MemoryStore, access: ScriptedAccess, posted: Posted
+) -> None:
+    now = [T0]
+
+    def uow() -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(store)
+
+    policies = PolicyService(uow, SecretBox("k"), clock=lambda: now[0], access=access)
+    due = DueService(uow, clock=lambda: now[0], access=access)
+    activity = TriggerService(uow, clock=lambda: now[0])
+    for room in ("A", "C"):  # the outsider may act on C only
+        draft = PolicyDraft("quiet", "silence", {"threshold_mins": 1}, "wf", room, True)
+        await policies.create(OUTSIDER, draft)
+        await activity.record_message(posted(1, room_id=room, created_at=T0))
+    arms = list(store.timers.pending().values())
+
+    now[0] = T0 + timedelta(minutes=1)
+    fired_now = [f for arm in arms for f in await due.on_due(arm.due)]
+    assert [f.room_id for f in fired_now] == ["C"]
+    [event] = fired(store)
+    assert (event.data.room_id, event.data.owner_role) == ("C", "teacher")
