@@ -37,6 +37,7 @@ from coagent_kit.broker import event_headers
 EMAIL, PASSWORD = "bench@example.org", "bench-password-123"
 BACKGROUND_THRESHOLD_MINS = 30.0  # long enough never to fall due during a run
 PROBE_THRESHOLD_S = 3.0  # 0.05 min, the shortest silence the contract allows
+MESSAGE_ROOMS = 10
 
 
 def _message(room: str, content: str) -> MessagePostedV1:
@@ -54,8 +55,13 @@ def _message(room: str, content: str) -> MessagePostedV1:
     )
 
 
-def _setup(base_url: str, message_policies: int, probe_rooms: list[str]) -> None:
-    """Log in; create the target workflow and every policy."""
+def _setup(base_url: str, message_policies: int, probes: int) -> tuple[list[str], list[str]]:
+    """Log in; create the target workflow, the rooms probes go to and every policy; returns the
+    silence probe rooms and the message rooms.
+
+    A policy fires in a room only while its owner may act on it, which the trigger asks of the
+    gateway: probes go to real rooms of a course.
+    """
     with httpx.Client(base_url=base_url, timeout=60) as api:
         response = api.post(
             "/api/v1/login/access-token",
@@ -81,11 +87,25 @@ def _setup(base_url: str, message_policies: int, probe_rooms: list[str]) -> None
             }
             api.post("/api/v1/triggers", json=body).raise_for_status()
 
+        course = api.post("/api/v1/courses/", json={"title": "trigger bench"})
+        course.raise_for_status()
+
+        def room(name: str) -> str:
+            created = api.post(
+                "/api/v1/rooms/", json={"name": name, "course_id": course.json()["id"]}
+            )
+            created.raise_for_status()
+            room_id: str = created.json()["id"]
+            return room_id
+
+        probe_rooms = [room(f"probe-{i}") for i in range(probes)]
+        message_rooms = [room(f"messages-{i}") for i in range(MESSAGE_ROOMS)]
         policy("silence", {"threshold_mins": BACKGROUND_THRESHOLD_MINS})
-        for room in probe_rooms:
-            policy("silence", {"threshold_mins": PROBE_THRESHOLD_S / 60}, room)
+        for room_id in probe_rooms:
+            policy("silence", {"threshold_mins": PROBE_THRESHOLD_S / 60}, room_id)
         for i in range(message_policies):
             policy("user_message", {"keyword": f"kw{i:04d}x"})
+        return probe_rooms, message_rooms
 
 
 class Arrivals:
@@ -161,7 +181,13 @@ async def _silence_rounds(
     ]
 
 
-async def measure(nats_url: str, args: argparse.Namespace, run: str) -> dict[str, Any]:
+async def measure(
+    nats_url: str,
+    args: argparse.Namespace,
+    run: str,
+    rooms: tuple[list[str], list[str]],
+) -> dict[str, Any]:
+    probe_rooms, message_rooms = rooms
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     arrivals = Arrivals()
@@ -177,13 +203,14 @@ async def measure(nats_url: str, args: argparse.Namespace, run: str) -> dict[str
     await _drained(js)
     armed_s = time.monotonic() - started
 
-    probe_rooms = [f"bench-{run}-probe-{i}" for i in range(args.probe_rooms)]
     silence_lat = await _silence_rounds(js, arrivals, probe_rooms, args.rounds)
 
     keywords = [
         f"please kw{random.randrange(args.message_policies):04d}x" for _ in range(args.probes)
     ]
-    probes = [_message(f"bench-{run}-msg-{i}", text) for i, text in enumerate(keywords)]
+    probes = [
+        _message(message_rooms[i % len(message_rooms)], text) for i, text in enumerate(keywords)
+    ]
     sent = await _publish_at_rate(js, probes, args.rate)
     await _until(arrivals.reached("user_message", len(probes)), 60.0)
     await nc.close()
@@ -220,10 +247,9 @@ def main() -> None:
     args = parser.parse_args()
     run = uuid.uuid4().hex[:6]
     with running_fleet(EMAIL, PASSWORD) as fleet:
-        probe_rooms = [f"bench-{run}-probe-{i}" for i in range(args.probe_rooms)]
-        _setup(fleet.gateway_url, args.message_policies, probe_rooms)
+        rooms = _setup(fleet.gateway_url, args.message_policies, args.probe_rooms)
         nats_url = fleet.env_for(SERVICES[0])["COAGENT_NATS_URL"]
-        figures = asyncio.run(measure(nats_url, args, run))
+        figures = asyncio.run(measure(nats_url, args, run, rooms))
     save("trigger_latency", figures)
 
 

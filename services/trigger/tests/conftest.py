@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi import FastAPI
@@ -84,10 +87,45 @@ def policies(store: MemoryStore, box: SecretBox) -> PolicyService:
     return PolicyService(lambda: MemoryUnitOfWork(store), box)
 
 
+class _GatewayAccessAnswers(BaseHTTPRequestHandler):
+    """The gateway's internal access route as a trigger app under test sees it: every policy
+    owner may act on every room, as a teacher (the real route is tested in the gateway)."""
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/internal/v1/access/rooms/"):
+            self.send_error(404)
+            return
+        body = json.dumps({"allowed": True, "platform_role": "teacher", "room_role": "member"})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture(scope="session")
+def gateway_url() -> Iterator[str]:
+    """URL of an HTTP server answering the gateway's internal access route."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _GatewayAccessAnswers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
-def settings() -> TriggerSettings:
-    """Test settings with a known internal-token secret."""
-    return TriggerSettings(env="test", internal_token_secret=SecretStr(SECRET))
+def settings(gateway_url: str) -> TriggerSettings:
+    """Test settings with a known internal-token secret; room access is asked of
+    ``gateway_url``."""
+    return TriggerSettings(
+        env="test", internal_token_secret=SecretStr(SECRET), gateway_url=gateway_url
+    )
 
 
 @pytest.fixture
