@@ -22,6 +22,8 @@ from coagent_kit.logging import get_logger
 log = get_logger(__name__)
 
 RoomRun = Callable[[str], Awaitable[object]]
+#: Passes running at once across rooms, by default.
+MAX_RUNNING = 4
 
 
 @dataclass
@@ -35,10 +37,18 @@ class _Room:
 class RoomScheduler:
     """Debounces pokes per room and runs ``run(room_id)`` one at a time per room."""
 
-    def __init__(self, run: RoomRun, *, quiet: float, max_wait: float) -> None:
+    def __init__(
+        self, run: RoomRun, *, quiet: float, max_wait: float, max_running: int = MAX_RUNNING
+    ) -> None:
         if quiet < 0 or max_wait < quiet:
             raise ValueError(f"need 0 <= quiet <= max_wait, got quiet={quiet} max={max_wait}")
+        if max_running < 1:
+            raise ValueError(f"need max_running >= 1, got {max_running}")
         self._run = run
+        # Passes of different rooms share the process: unbounded (hundreds of rooms resumed at
+        # start, a burst across rooms) they would starve the consumers of database connections
+        # and CPU, and new events would wait behind them.
+        self._running = asyncio.Semaphore(max_running)
         self._quiet = quiet
         self._max_wait = max_wait
         self._rooms: dict[str, _Room] = {}
@@ -90,7 +100,7 @@ class RoomScheduler:
                 await asyncio.sleep(delay)
                 continue  # more events may have arrived: recompute the deadline
             room.first = room.last = None
-            async with room.lock:
+            async with room.lock, self._running:
                 try:
                     await self._run(room_id)
                 except Exception:  # logged; the next event of the room retries it

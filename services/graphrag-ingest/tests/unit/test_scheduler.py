@@ -101,3 +101,24 @@ async def test_a_failing_pass_does_not_kill_the_room() -> None:
 def test_inconsistent_timings_are_refused() -> None:
     with pytest.raises(ValueError, match="quiet"):
         RoomScheduler(Recorder(), quiet=5.0, max_wait=1.0)
+
+
+async def test_passes_across_rooms_run_at_most_max_running_at_once() -> None:
+    running, peak, done = 0, 0, []
+
+    async def run(room_id: str) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        done.append(room_id)
+
+    scheduler = RoomScheduler(run, quiet=0.0, max_wait=0.0, max_running=2)
+    for i in range(8):
+        scheduler.poke(f"room-{i}")
+    await asyncio.wait_for(scheduler.idle(), 5)
+    assert sorted(done) == sorted(f"room-{i}" for i in range(8))
+    assert peak == 2
+    with pytest.raises(ValueError, match="max_running"):
+        RoomScheduler(run, quiet=0.0, max_wait=0.0, max_running=0)
