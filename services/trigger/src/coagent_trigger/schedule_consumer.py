@@ -37,7 +37,8 @@ DUE_ACK_WAIT_S = 10.0
 
 
 class SlotGate:
-    """Lets the due messages of one timer slot through one at a time, in arrival order.
+    """Lets the due messages of one timer slot through one at a time (first come, first
+    served at the gate; concurrent handlers may reach it in any order).
 
     Handled concurrently, two messages of the same slot (a redelivery next to the re-armed
     schedule) would only queue on the same row lock in the database while holding two
