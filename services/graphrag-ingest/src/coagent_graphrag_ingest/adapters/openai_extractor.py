@@ -9,12 +9,9 @@ tests talk to a scripted fake server through an in-process transport, never to a
 
 from __future__ import annotations
 
-import hashlib
-
 import httpx2
-import instructor
-from openai import AsyncOpenAI
 
+from coagent_graphrag_ingest.adapters.openai_client import endpoint_fingerprint, structured_client
 from coagent_graphrag_ingest.chunking import TextChunk
 from coagent_graphrag_ingest.extraction import SYSTEM_PROMPT, Extraction
 
@@ -36,19 +33,13 @@ class OpenAIExtractor:
         timeout_s: float = 60.0,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
-        client = AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=1,
-            timeout=timeout_s,
-            http_client=http_client,
+        self._client = structured_client(
+            api_key=api_key, base_url=base_url, timeout_s=timeout_s, http_client=http_client
         )
-        mode = instructor.Mode.TOOLS if base_url is None else instructor.Mode.JSON
-        self._client = instructor.from_openai(client, mode=mode)
         self._model = model
         self._max_retries = max_retries
         # The endpoint is part of the identity: another model may extract differently.
-        where = hashlib.sha256(f"{base_url or 'openai'}|{model}".encode()).hexdigest()[:12]
+        where = endpoint_fingerprint(base_url, model)
         self._version = f"openai-{where}"
 
     @property

@@ -14,10 +14,9 @@ from collections.abc import Sequence
 from typing import Any, Literal, TypeVar
 
 import httpx2
-import instructor
-from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
 
+from coagent_graphrag_ingest.adapters.openai_client import structured_client
 from coagent_graphrag_ingest.adjudication import (
     ADJUDICATION_PROMPT,
     PairQuestion,
@@ -69,15 +68,9 @@ class _ChatModel:
         timeout_s: float = 60.0,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
-        client = AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=1,
-            timeout=timeout_s,
-            http_client=http_client,
+        self._client = structured_client(
+            api_key=api_key, base_url=base_url, timeout_s=timeout_s, http_client=http_client
         )
-        mode = instructor.Mode.TOOLS if base_url is None else instructor.Mode.JSON
-        self._client = instructor.from_openai(client, mode=mode)
         self._model = model
         self._max_retries = max_retries
         #: Model calls made (each may include schema-repair rounds).

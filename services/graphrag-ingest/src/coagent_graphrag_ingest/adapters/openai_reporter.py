@@ -7,12 +7,9 @@ JSON mode elsewhere. Findings cite fact numbers; unknown numbers are dropped aft
 
 from __future__ import annotations
 
-import hashlib
-
 import httpx2
-import instructor
-from openai import AsyncOpenAI
 
+from coagent_graphrag_ingest.adapters.openai_client import endpoint_fingerprint, structured_client
 from coagent_graphrag_ingest.reports import REPORT_PROMPT, ReportDraft, ReportInput
 
 
@@ -33,18 +30,12 @@ class OpenAIReporter:
         timeout_s: float = 60.0,
         http_client: httpx2.AsyncClient | None = None,
     ) -> None:
-        client = AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=1,
-            timeout=timeout_s,
-            http_client=http_client,
+        self._client = structured_client(
+            api_key=api_key, base_url=base_url, timeout_s=timeout_s, http_client=http_client
         )
-        mode = instructor.Mode.TOOLS if base_url is None else instructor.Mode.JSON
-        self._client = instructor.from_openai(client, mode=mode)
         self._model = model
         self._max_retries = max_retries
-        where = hashlib.sha256(f"{base_url or 'openai'}|{model}".encode()).hexdigest()[:12]
+        where = endpoint_fingerprint(base_url, model)
         self._version = f"openai-report-{where}"
 
     @property
