@@ -6,84 +6,33 @@ trigger (user_message policy) → workflow-engine (run on the offline model) →
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
 from coagent_cli.fleet import Fleet
 from coagent_cli.testing import eventually
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, one_agent_graph
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, agent_room, frames_until_reply, login
 
 pytestmark = pytest.mark.e2e
-
-
-def _setup(admin: httpx.Client, keyword: str) -> dict[str, str]:
-    """A room, an offline agent, a workflow and a policy firing it on ``keyword`` in the room."""
-    course = admin.post("/api/v1/courses/", json={"title": "Loop", "description": "d"})
-    assert course.status_code in (200, 201), course.text
-    room = admin.post("/api/v1/rooms/", json={"name": "Loop", "course_id": course.json()["id"]})
-    assert room.status_code in (200, 201), room.text
-    agent = admin.post(
-        "/api/v1/agents/global",
-        json={
-            "name": "Tutor",
-            "type": "teacher",
-            "system_prompt": "Answer briefly.",
-            "model_provider": "offline",
-        },
-    )
-    assert agent.status_code == 201, agent.text
-    workflow = admin.post(
-        "/api/v1/workflows",
-        json={"name": f"loop-{keyword}", "graph_data": one_agent_graph(agent.json()["id"])},
-    )
-    assert workflow.status_code == 201, workflow.text
-    policy = admin.post(
-        "/api/v1/triggers",
-        json={
-            "name": "Answer questions",
-            "event_type": "user_message",
-            "conditions": {"keyword": keyword},
-            "target_workflow_id": workflow.json()["id"],
-            "scope_session_id": room.json()["id"],
-            "is_active": True,
-        },
-    )
-    assert policy.status_code in (200, 201), policy.text
-    return {"room_id": room.json()["id"], "workflow_id": workflow.json()["id"]}
-
-
-async def _frames_until_reply(ws: ClientConnection, mine: str) -> list[dict[str, Any]]:
-    """Frames from the room socket until the agent's stored reply arrives."""
-    deadline = time.monotonic() + 45
-    frames: list[dict[str, Any]] = []
-    while True:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
-        frames.append(frame)
-        if frame.get("type") == "message" and frame.get("metadata", {}).get("is_ai"):
-            return frames
-        assert time.monotonic() < deadline, f"no agent reply to {mine!r}"
 
 
 async def _converse(fleet: Fleet, cookie: str, room_id: str, text: str) -> list[dict[str, Any]]:
     url = fleet.gateway_url.replace("http://", "ws://") + f"/api/v1/chat/ws/{room_id}"
     async with connect(url, additional_headers={"Cookie": cookie}) as ws:
         await ws.send(text)
-        return await _frames_until_reply(ws, text)
+        return await frames_until_reply(ws, text)
 
 
 async def test_a_matching_message_gets_exactly_one_run_and_an_agent_reply(fleet: Fleet) -> None:
     keyword = f"kw{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=fleet.gateway_url, timeout=15) as setup:
         login(setup, ADMIN_EMAIL, ADMIN_PASSWORD)
-        ids = _setup(setup, keyword)
+        ids = agent_room(setup, keyword)
         cookie = f"access_token={setup.cookies.get('access_token', path='/')}"
     frames = await _converse(fleet, cookie, ids["room_id"], f"Can you {keyword} me?")
 

@@ -17,8 +17,7 @@ from websockets.asyncio.client import connect
 from coagent_cli.fleet import SERVICES, Fleet
 from coagent_cli.testing import eventually
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login
-from .test_agent_reply import _frames_until_reply, _setup
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, agent_room, frames_until_reply, login
 
 pytestmark = pytest.mark.e2e
 
@@ -47,12 +46,12 @@ async def test_each_service_exports_what_a_conversation_did(fleet: Fleet) -> Non
     keyword = f"kw{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=fleet.gateway_url, timeout=15) as setup:
         login(setup, ADMIN_EMAIL, ADMIN_PASSWORD)
-        ids = _setup(setup, keyword)
+        ids = agent_room(setup, keyword)
         cookie = f"access_token={setup.cookies.get('access_token', path='/')}"
     url = fleet.gateway_url.replace("http://", "ws://") + f"/api/v1/chat/ws/{ids['room_id']}"
     async with connect(url, additional_headers={"Cookie": cookie}) as ws:
         await ws.send(f"Please {keyword} this")
-        await _frames_until_reply(ws, keyword)
+        await frames_until_reply(ws, keyword)
         gateway = await _scrape(fleet, "gateway")
         assert (_value(gateway, "coagent_gateway_websocket_connections", endpoint="room") or 0) >= 1
         sent = _value(gateway, "coagent_gateway_websocket_frames_sent_total", endpoint="room")

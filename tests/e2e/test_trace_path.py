@@ -8,9 +8,6 @@ NATS → chat (``chat.store_message`` of the reply) → NATS → gateway (``ws.d
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
 import uuid
 from typing import Any
 
@@ -21,53 +18,16 @@ from websockets.asyncio.client import connect
 from coagent_cli.fleet import Fleet
 from coagent_cli.testing_traces import OtlpReceiver, ReceivedSpan
 
-from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, login, one_agent_graph
+from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD, agent_room, frames_until_reply, login
 
 pytestmark = pytest.mark.e2e
-
-
-def _setup(admin: httpx.Client, keyword: str) -> str:
-    """A room whose ``keyword`` messages fire a one-agent workflow (offline model); its id."""
-    course = admin.post("/api/v1/courses/", json={"title": "Traces", "description": "d"})
-    assert course.status_code in (200, 201), course.text
-    room = admin.post("/api/v1/rooms/", json={"name": "Traces", "course_id": course.json()["id"]})
-    assert room.status_code in (200, 201), room.text
-    agent = admin.post(
-        "/api/v1/agents/global",
-        json={"name": "Tracer", "type": "teacher", "model_provider": "offline"},
-    )
-    assert agent.status_code == 201, agent.text
-    workflow = admin.post(
-        "/api/v1/workflows",
-        json={"name": f"trace-{keyword}", "graph_data": one_agent_graph(agent.json()["id"])},
-    )
-    assert workflow.status_code == 201, workflow.text
-    policy = admin.post(
-        "/api/v1/triggers",
-        json={
-            "name": "Trace me",
-            "event_type": "user_message",
-            "conditions": {"keyword": keyword},
-            "target_workflow_id": workflow.json()["id"],
-            "scope_session_id": room.json()["id"],
-            "is_active": True,
-        },
-    )
-    assert policy.status_code in (200, 201), policy.text
-    room_id: str = room.json()["id"]
-    return room_id
 
 
 async def _send_and_wait_for_reply(url: str, cookie: str, text: str) -> dict[str, Any]:
     """Send ``text`` on the room socket; the agent's stored reply frame."""
     async with connect(url, additional_headers={"Cookie": cookie}) as ws:
         await ws.send(text)
-        deadline = time.monotonic() + 45
-        while True:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
-            if frame.get("type") == "message" and frame.get("metadata", {}).get("is_ai"):
-                reply: dict[str, Any] = frame
-                return reply
+        return (await frames_until_reply(ws, text))[-1]
 
 
 def _chain(spans: list[ReceivedSpan], leaf: ReceivedSpan) -> list[ReceivedSpan]:
@@ -110,7 +70,7 @@ async def test_a_message_that_fires_an_agent_is_one_trace_from_socket_in_to_repl
     keyword = f"tr{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=fleet.gateway_url, timeout=15) as admin:
         login(admin, ADMIN_EMAIL, ADMIN_PASSWORD)
-        room_id = _setup(admin, keyword)
+        room_id = agent_room(admin, keyword)["room_id"]
         cookie = f"access_token={admin.cookies.get('access_token', path='/')}"
     url = fleet.gateway_url.replace("http://", "ws://") + f"/api/v1/chat/ws/{room_id}"
     reply = await _send_and_wait_for_reply(url, cookie, f"Please {keyword} this")
