@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from coagent_graphrag_ingest.adapters.offline_extractor import OfflineExtractor
 from coagent_graphrag_ingest.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_graphrag_ingest.community_build import CommunityBuilder
 from coagent_graphrag_ingest.consumers import register_consumers
 from coagent_graphrag_ingest.endpoints import router
-from coagent_graphrag_ingest.model_choice import adjudicator, resolution_policy, summariser
+from coagent_graphrag_ingest.model_choice import (
+    adjudicator,
+    extractor,
+    reporter,
+    resolution_policy,
+    summariser,
+)
 from coagent_graphrag_ingest.pipeline import RoomIngestor
-from coagent_graphrag_ingest.ports import Extractor
-from coagent_graphrag_ingest.reports import OfflineReporter, Reporter
 from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import IngestService
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
@@ -25,37 +28,6 @@ from coagent_kit.health import nats_check, postgres_check
 from coagent_kit.lifespan import messaging_lifespan
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
-
-
-def extractor(cfg: GraphragIngestSettings) -> Extractor:
-    """The model extractor when a key is configured, else the offline rules."""
-    if cfg.llm_api_key is None:
-        return OfflineExtractor()
-    # Imported here so a keyless deployment never loads the SDK.
-    from coagent_graphrag_ingest.adapters.openai_extractor import OpenAIExtractor
-
-    return OpenAIExtractor(
-        api_key=cfg.llm_api_key.get_secret_value(),
-        model=cfg.llm_model,
-        base_url=cfg.llm_base_url,
-        max_retries=cfg.llm_max_retries,
-        timeout_s=cfg.llm_timeout_s,
-    )
-
-
-def reporter(cfg: GraphragIngestSettings) -> Reporter:
-    """Community reports by the model when a key is configured, else by the offline rules."""
-    if cfg.llm_api_key is None:
-        return OfflineReporter()
-    from coagent_graphrag_ingest.adapters.openai_reporter import OpenAIReporter
-
-    return OpenAIReporter(
-        api_key=cfg.llm_api_key.get_secret_value(),
-        model=cfg.llm_model,
-        base_url=cfg.llm_base_url,
-        max_retries=cfg.llm_max_retries,
-        timeout_s=cfg.llm_timeout_s,
-    )
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

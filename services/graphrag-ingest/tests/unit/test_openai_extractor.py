@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from coagent_graphrag_ingest.adapters.offline_extractor import OfflineExtractor
 from coagent_graphrag_ingest.adapters.openai_extractor import ExtractionFailed, OpenAIExtractor
-from coagent_graphrag_ingest.app import extractor
 from coagent_graphrag_ingest.chunking import SourceRecord, chunk_sources
+from coagent_graphrag_ingest.model_choice import extractor
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
 
 CHUNK = chunk_sources([SourceRecord("message", "m1", "Ada", "human", "Neo4j runs Leiden.", 1)])[0]

@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from coagent_graphrag_ingest.adapters.openai_reporter import OpenAIReporter, ReportFailed
-from coagent_graphrag_ingest.app import reporter
+from coagent_graphrag_ingest.model_choice import reporter
 from coagent_graphrag_ingest.reports import Fact, OfflineReporter, ReportInput, finish
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
 from coagent_graphstore.models import Entity, SourcedText
