@@ -12,6 +12,12 @@ from coagent_kit.broker import ensure_streams, start_broker
 from coagent_kit.consumer_metrics import ConsumerInfoPoller
 from coagent_kit.outbox import OutboxRelay
 from coagent_kit.settings import ServiceSettings
+from coagent_kit.shutdown import run_step
+
+#: Deadline of each shutdown step but the broker's.
+STEP_DEADLINE_S = 10.0
+#: The broker waits up to its graceful timeout (10 s) for handlers in flight, then unsubscribes.
+BROKER_DEADLINE_S = 20.0
 
 Hook = Callable[[], Awaitable[object]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -29,7 +35,9 @@ def messaging_lifespan(
     ``on_start``; undo in reverse.
 
     ``closers`` release the service's own clients (engines, Redis, HTTP) after the broker has
-    stopped, so no handler is still using them.
+    stopped, so no handler is still using them. Every shutdown step has a deadline
+    (:mod:`coagent_kit.shutdown`): an overrun is logged with what was still running, and the
+    next step runs regardless.
     """
 
     @asynccontextmanager
@@ -50,10 +58,10 @@ def messaging_lifespan(
             yield
         finally:
             if relay is not None:
-                await relay.stop()
-            await consumers.stop()
-            await broker.stop()
+                await run_step("outbox_relay", relay.stop(), STEP_DEADLINE_S)
+            await run_step("consumer_metrics", consumers.stop(), STEP_DEADLINE_S)
+            await run_step("broker", broker.stop(), BROKER_DEADLINE_S)
             for close in closers:
-                await close()
+                await run_step(getattr(close, "__qualname__", "closer"), close(), STEP_DEADLINE_S)
 
     return lifespan
