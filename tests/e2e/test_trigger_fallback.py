@@ -4,7 +4,9 @@ Room A has a workflow attached with ``PUT /rooms/{id}``; room B has an attached 
 also a ``user_message`` policy; room C gets its workflow from the engine's
 ``PUT /rooms/{id}/workflow`` upsert (the gateway learns it from the engine's event). A human
 message starts exactly one run of the attached workflow in A and in C; in B the policy applies,
-so the fallback never runs there and the policy fires only on its keyword.
+so the fallback never runs there and the policy fires only on its keyword. Room D, of a second
+course, has an attached workflow and a policy scoped to its course: the policy fires in D on its
+keyword and keeps D's fallback from running, while rooms of the first course keep theirs.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ async def _pause_unscoped_message_policies(client: httpx.AsyncClient) -> None:
     listed = (await client.get("/api/v1/triggers")).json()
     assert isinstance(listed, list), listed
     for found in listed:
-        unscoped = found.get("scope_session_id") is None
+        unscoped = found.get("scope_session_id") is None and found.get("scope_course_id") is None
         if found.get("event_type") == "user_message" and found.get("is_active") and unscoped:
             paused = await client.put(f"/api/v1/triggers/{found['id']}", json={"is_active": False})
             assert paused.status_code == 200, paused.text
@@ -84,8 +86,13 @@ async def _scenario(fleet: Fleet, client: httpx.AsyncClient, cookie: str) -> Non
         body = {"name": f"{name}-{suffix}", "graph_data": graph}
         return str(_created(await client.post("/api/v1/workflows", json=body))["id"])
 
-    fallback_a, fallback_b, policy_wf = [await workflow(n) for n in ("a", "b", "policy")]
-    for room, wf in (("A", fallback_a), ("B", fallback_b)):
+    names = ("a", "b", "d", "policy", "course")
+    fallback_a, fallback_b, fallback_d, policy_wf, course_wf = [await workflow(n) for n in names]
+    other = _created(await client.post("/api/v1/courses/", json={"title": f"G-{suffix}"}))
+    rooms["D"] = _created(
+        await client.post("/api/v1/rooms/", json={"name": "D", "course_id": other["id"]})
+    )["id"]
+    for room, wf in (("A", fallback_a), ("B", fallback_b), ("D", fallback_d)):
         put = await client.put(f"/api/v1/rooms/{rooms[room]}", json={"attached_workflow_id": wf})
         assert put.json()["attached_workflow_id"] == wf, put.text
     upserted = _created(
@@ -111,11 +118,24 @@ async def _scenario(fleet: Fleet, client: httpx.AsyncClient, cookie: str) -> Non
             },
         )
     )
+    course_policy = _created(
+        await client.post(
+            "/api/v1/triggers",
+            json={
+                "name": "grading",
+                "event_type": "user_message",
+                "conditions": {"keyword": "grade", "overlap": "allow"},
+                "target_workflow_id": course_wf,
+                "scope_course_id": other["id"],
+            },
+        )
+    )
     await asyncio.sleep(3)  # the room events reach the trigger's projection (sub-second)
 
-    for room in ("A", "B", "C"):
+    for room in ("A", "B", "C", "D"):
         await _say(fleet, rooms[room], cookie, f"hello {room}")
     await _say(fleet, rooms["B"], cookie, "please deploy")
+    await _say(fleet, rooms["D"], cookie, "please grade")
 
     async def one_run(workflow_id: str) -> list[dict[str, Any]]:
         return await _runs(client, workflow_id)
@@ -123,6 +143,7 @@ async def _scenario(fleet: Fleet, client: httpx.AsyncClient, cookie: str) -> Non
     [run_a] = await eventually(lambda: one_run(fallback_a), "the fallback run in A", 30)
     [run_c] = await eventually(lambda: one_run(upserted["id"]), "the fallback run in C", 30)
     [run_policy] = await eventually(lambda: one_run(policy_wf), "the policy run in B", 30)
+    [run_course] = await eventually(lambda: one_run(course_wf), "the course policy run in D", 30)
     await asyncio.sleep(2)  # a duplicate or a stray fallback, if any, would have appeared by now
 
     assert (run_a["room_id"], run_a["trigger"]["policy_id"]) == (
@@ -135,6 +156,12 @@ async def _scenario(fleet: Fleet, client: httpx.AsyncClient, cookie: str) -> Non
     assert len(await _runs(client, upserted["id"])) == 1
     assert len(await _runs(client, policy_wf)) == 1
     assert await _runs(client, fallback_b) == []  # B has a policy: no fallback there
+    assert (run_course["room_id"], run_course["trigger"]["policy_id"]) == (
+        rooms["D"],
+        course_policy["id"],
+    )
+    assert len(await _runs(client, course_wf)) == 1
+    assert await _runs(client, fallback_d) == []  # D's course has a policy: no fallback there
 
 
 def test_a_rooms_attached_workflow_runs_once_and_only_in_its_room(fleet: Fleet) -> None:

@@ -88,14 +88,19 @@ def policies(store: MemoryStore, box: SecretBox) -> PolicyService:
 
 
 class _GatewayAccessAnswers(BaseHTTPRequestHandler):
-    """The gateway's internal access route as a trigger app under test sees it: every policy
-    owner may act on every room, as a teacher (the real route is tested in the gateway)."""
+    """The gateway's internal access routes as a trigger app under test sees them: every policy
+    owner may act on every room and course, as a teacher (the real routes are tested in the
+    gateway)."""
 
     def do_GET(self) -> None:
-        if not self.path.startswith("/internal/v1/access/rooms/"):
+        if self.path.startswith("/internal/v1/access/rooms/"):
+            answer = {"allowed": True, "platform_role": "teacher", "room_role": "member"}
+        elif self.path.startswith("/internal/v1/access/courses/"):
+            answer = {"allowed": True, "platform_role": "teacher", "course_role": "teacher"}
+        else:
             self.send_error(404)
             return
-        body = json.dumps({"allowed": True, "platform_role": "teacher", "room_role": "member"})
+        body = json.dumps(answer)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

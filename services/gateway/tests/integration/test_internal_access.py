@@ -1,5 +1,6 @@
-"""``GET /internal/v1/access/rooms/{room}/users/{user}`` over the real membership stores, and the
-room events written with room changes (PostgreSQL migrated to head)."""
+"""``GET /internal/v1/access/rooms/{room}/users/{user}`` and ``…/courses/{course}/users/{user}``
+over the real membership stores, and the room events written with room changes (PostgreSQL
+migrated to head)."""
 
 from __future__ import annotations
 
@@ -135,6 +136,58 @@ async def test_answers_follow_the_gateway_policy(
     assert (missing["allowed"], missing["room_exists"]) == (False, False)
     nobody = (await client.get(_path(room, "no-such-user"))).json()
     assert (nobody["allowed"], nobody["platform_role"]) == (False, None)
+
+
+def _course_path(course: str, user: str) -> str:
+    return f"/internal/v1/access/courses/{course}/users/{user}"
+
+
+async def test_course_answers_follow_the_gateway_course_read_rule(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await _user(sessions, "owner", "teacher")
+    ta, outsider = await _user(sessions, "ta", "student"), await _user(sessions, "out", "teacher")
+    admin = await _user(sessions, "adm", "admin")
+    course, _ = await _room(sessions, owner)
+    courses = PostgresCourseStore(sessions, lambda: None)
+    await courses.apply(MembershipChange(course, ta, "added", "ta"))
+
+    answers = {
+        u: (await client.get(_course_path(course, u))).json() for u in (owner, ta, outsider, admin)
+    }
+    assert (answers[owner]["allowed"], answers[owner]["course_role"]) == (True, "owner")
+    assert (answers[ta]["allowed"], answers[ta]["course_role"]) == (True, "ta")
+    assert answers[ta]["platform_role"] == "student"
+    assert (answers[outsider]["allowed"], answers[outsider]["course_role"]) == (False, None)
+    assert answers[outsider]["platform_role"] == "teacher"
+    assert answers[admin]["allowed"] is True  # admin override, without enrolment
+    assert answers[owner]["course_exists"] is True
+
+    await courses.apply(MembershipChange(course, ta, "removed", None))
+    assert (await client.get(_course_path(course, ta))).json()["allowed"] is False
+    missing = (await client.get(_course_path("no-such-course", owner))).json()
+    assert (missing["allowed"], missing["course_exists"], missing["course_role"]) == (
+        False,
+        False,
+        None,
+    )
+    nobody = (await client.get(_course_path(course, "no-such-user"))).json()
+    assert (nobody["allowed"], nobody["platform_role"]) == (False, None)
+
+
+async def test_the_course_route_takes_service_tokens_only(
+    client: httpx.AsyncClient, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    owner = await _user(sessions, "owner", "teacher")
+    course, _ = await _room(sessions, owner)
+    path = _course_path(course, owner)
+    assert (await client.get(path, headers={HEADER: ""})).status_code == 401
+    as_user = sign_identity(
+        SECRET, InternalIdentity(user_id=owner, platform_role="admin"), "gateway"
+    )
+    denied = await client.get(path, headers={HEADER: as_user})
+    assert (denied.status_code, denied.json()["code"]) == (403, "service_token_required")
+    assert (await client.get(path)).json()["allowed"] is True
 
 
 async def test_only_service_tokens_signed_with_the_secret_are_accepted(

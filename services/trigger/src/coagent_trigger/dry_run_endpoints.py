@@ -41,7 +41,7 @@ def _history(request: Request) -> ChatHistory:
     responses={
         403: {"description": "The room was not opened by the gateway (room_not_readable)"},
         404: {"description": "No such trigger, or not the caller's (trigger_not_found)"},
-        422: {"description": "Not a message or silence policy, or scoped to another room"},
+        422: {"description": "Not a message or silence policy, or the room is out of its scope"},
         503: {"description": "Chat could not be read (chat_unavailable)"},
     },
 )
@@ -59,7 +59,7 @@ async def dry_run_in_room(
         raise RoomNotReadable(f"Room {room_id} was not opened for this caller")
     caller = Caller(user_id=identity.user_id, platform_role=identity.platform_role)
     policy = await policies.get(caller, trigger_id)
-    if not policy.covers_room(room_id):
-        raise RoomOutOfScope(f"Trigger {trigger_id} is limited to another room")
+    if not await policies.covers(policy, room_id):
+        raise RoomOutOfScope(f"Room {room_id} is outside the scope of trigger {trigger_id}")
     messages = await history.recent(room_id, identity, limit)
     return DryRunRead.of(trigger_id, await policies.dry_run(caller, trigger_id, messages))

@@ -16,7 +16,7 @@ from typing import Any
 
 from coagent_kit.logging import get_logger
 from coagent_trigger.conditions import SilenceConditions
-from coagent_trigger.firing import record_firing
+from coagent_trigger.firing import record_firing, record_refused
 from coagent_trigger.policies import Firing, Policy
 from coagent_trigger.ports import UnitOfWork, UnitOfWorkFactory
 from coagent_trigger.rooms import Access, AccessChecker
@@ -29,9 +29,12 @@ from coagent_trigger.schedules import (
     series_of,
     silence_due,
 )
+from coagent_trigger.scope import covers
 from coagent_trigger.time_triggers import arm_silence, clock_arm, periodic_conditions
 
 SCHEDULES_CONSUMER = "trigger-schedules"
+#: ``detail.refused`` of a debounce window closed while its owner may not act on the room.
+OWNER_NO_ACCESS = "owner_no_access"
 log = get_logger(__name__)
 
 
@@ -56,7 +59,7 @@ class DueService:
         """Fire what ``due`` stands for, if it still should; returns the recorded firings."""
         grant = await self._owner_grant(due)
         if grant is not None and not grant.allowed:
-            return []
+            return await self._refused(due)
         async with self._uow() as uow:
             policy = await uow.policies.get(due.policy_id)
             if policy is not None and grant is not None and grant.platform_role:
@@ -83,9 +86,28 @@ class DueService:
             return None
         return await self._access.check(due.room_id, policy.created_by)
 
+    async def _refused(self, due: DueMessage) -> list[Firing]:
+        """The owner may not act on the room now: a closing debounce window is logged as
+        ``skipped`` (``detail.refused: owner_no_access``) and closed, so its matches are
+        accounted for; other kinds fire nothing (their next instant asks again)."""
+        if due.kind != "debounce" or due.room_id is None:
+            return []
+        async with self._uow() as uow:
+            policy = await uow.policies.get(due.policy_id)
+            if policy is None or policy.event_type != "user_message":
+                return []
+            if not policy.is_active:
+                # A paused policy's window closes without firing or logging, as when allowed.
+                await uow.bursts.delete(policy.id, due.room_id)
+                await uow.commit()
+                return []
+            fired = await self._debounce(uow, policy, due.room_id, self._clock(), refused=True)
+            await uow.commit()
+        return fired
+
     async def _dispatch(self, uow: UnitOfWork, policy: Policy, due: DueMessage) -> list[Firing]:
         now = self._clock()
-        if due.room_id is not None and not policy.covers_room(due.room_id):
+        if due.room_id is not None and not await covers(uow, policy, due.room_id):
             return []
         if due.kind == "silence" and policy.event_type == "silence" and due.room_id:
             return await self._silence(uow, policy, due.room_id, now)
@@ -149,11 +171,14 @@ class DueService:
             log.warning("timer_instants_missed", policy_id=policy.id, skipped=plan.skipped)
         fired: list[Firing] = []
         for instant in plan.fire:
-            payload = {
+            payload: dict[str, Any] = {
                 "type": policy.event_type,
                 "scheduled_for": instant.isoformat(),
                 "catch_up": instant == plan.caught_up,
             }
+            if policy.scope_course_id is not None:
+                # Fired once, with no room, like an unscoped clock; the run learns the course.
+                payload["course_id"] = policy.scope_course_id
             detail: dict[str, Any] = {"late_ms": _late_ms(instant, now)}
             if instant == plan.caught_up:
                 detail["caught_up"] = True
@@ -177,9 +202,10 @@ class DueService:
         return fired
 
     async def _debounce(
-        self, uow: UnitOfWork, policy: Policy, room_id: str, now: datetime
+        self, uow: UnitOfWork, policy: Policy, room_id: str, now: datetime, *, refused: bool = False
     ) -> list[Firing]:
-        """Close the (policy, room) window once its end has come: one firing, last message."""
+        """Close the (policy, room) window once its end has come: one firing, last message
+        (``refused``: the owner may not act on the room now, so it is logged, not fired)."""
         burst = await uow.bursts.take(policy.id, room_id)
         if burst is None:
             return []  # already closed (a redelivery) or never opened
@@ -191,6 +217,18 @@ class DueService:
             await uow.schedules.arm(Arm(debounce_slot(room_id), message))
             return []
         await uow.bursts.delete(policy.id, room_id)
+        if refused:
+            detail = {"debounced": burst.count, "late_ms": _late_ms(burst.due_at, now)}
+            refusal = await record_refused(
+                uow,
+                policy,
+                room_id,
+                now=now,
+                source_event_id=burst.last_event_id,
+                reason=OWNER_NO_ACCESS,
+                detail=detail,
+            )
+            return [] if refusal is None else [refusal]
         payload = {
             **burst.payload,
             "count": burst.count,

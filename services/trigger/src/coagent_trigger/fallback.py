@@ -1,12 +1,13 @@
 """Which ``user_message`` policies apply to a room, and the room's fallback firing.
 
-A policy scoped to room R applies to R. An unscoped policy applies to R only if its owner may act
-on R now (the gateway says so): an unscoped policy is "every room the owner may act on", never
-every room. A human message in R falls back to R's attached workflow only when nothing applies
-to R, so a policy elsewhere never disables another room's fallback (the reference system's
-global fallback bug). The fallback fires like a policy: a deterministic key from the message
-event, a firing-log row, one ``TriggerFiredV1``; it runs with the authority of whoever attached
-the workflow, so the engine's owner check applies to it too.
+A policy applies to room R when its scope covers R (scoped to R, to R's course per the room
+projection, or unscoped) and its owner may act on R now (the gateway says so): an unscoped
+policy is "every room the owner may act on", never every room; a course-scoped one is every room
+of that course the owner may act on. A human message in R falls back to R's attached workflow
+only when nothing applies to R, so a policy elsewhere never disables another room's fallback (the
+reference system's global fallback bug). The fallback fires like a policy: a deterministic key
+from the message event, a firing-log row, one ``TriggerFiredV1``; it runs with the authority of
+whoever attached the workflow, so the engine's owner check applies to it too.
 """
 
 from __future__ import annotations
@@ -51,25 +52,28 @@ class Fallback:
 
 
 async def owner_grants(
-    access: AccessChecker | None, policies: Iterable[Policy], room_id: str
+    access: AccessChecker | None, policies: Iterable[Policy], room_id: str, course_id: str | None
 ) -> dict[str, Access] | None:
-    """The gateway's answer for every policy owner on ``room_id`` (None: no checker wired, so
-    every owner is taken to have access)."""
+    """The gateway's answer for every owner of a policy covering ``room_id`` (None: no checker
+    wired, so every owner is taken to have access)."""
     if access is None:
         return None
-    owners = sorted({p.created_by for p in policies if p.scope_session_id in (None, room_id)})
+    owners = sorted({p.created_by for p in policies if p.covers_room(room_id, course_id)})
     return {owner: await access.check(room_id, owner) for owner in owners}
 
 
 def applying(
-    policies: Iterable[Policy], room_id: str, grants: dict[str, Access] | None
+    policies: Iterable[Policy],
+    room_id: str,
+    course_id: str | None,
+    grants: dict[str, Access] | None,
 ) -> list[Policy]:
-    """Policies that apply to ``room_id``: scoped to it or unscoped, with an owner who may act
-    on it now; each carries its owner's current platform role. A policy whose owner lost the
-    room neither fires nor keeps the room's fallback from running."""
+    """Policies that apply to ``room_id`` (of course ``course_id``): their scope covers it and
+    their owner may act on it now; each carries its owner's current platform role. A policy
+    whose owner lost the room neither fires nor keeps the room's fallback from running."""
     found: list[Policy] = []
     for policy in policies:
-        if policy.scope_session_id not in (None, room_id):
+        if not policy.covers_room(room_id, course_id):
             continue
         if grants is None:
             found.append(policy)
@@ -91,9 +95,9 @@ async def decide(
     Raises ``GatewayUnavailable`` when an answer is needed and cannot be had: the message is then
     retried rather than decided without the check.
     """
-    found = applying(
-        policies, message.room_id, await owner_grants(access, policies, message.room_id)
-    )
+    course = None if room is None else room.course_id
+    grants = await owner_grants(access, policies, message.room_id, course)
+    found = applying(policies, message.room_id, course, grants)
     if found or message.sender_kind != "human" or room is None or room.fallback is None:
         return RoomDecision(found)  # agents never fall back: their replies must not loop
     workflow_id, attacher = room.fallback

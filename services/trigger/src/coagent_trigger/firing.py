@@ -76,6 +76,37 @@ async def record_firing(
     return firing
 
 
+async def record_refused(
+    uow: UnitOfWork,
+    policy: Policy,
+    room_id: str,
+    *,
+    now: datetime,
+    source_event_id: str,
+    reason: str,
+    detail: dict[str, Any] | None = None,
+) -> Firing | None:
+    """Log a firing that was decided but not made (``skipped``, ``detail.refused`` says why),
+    under the key it would have had, so a redelivered decision logs it once and nothing fires.
+    ``None`` if its key was already logged."""
+    key = firing_key(policy.id, source_event_id=source_event_id, room_id=room_id)
+    firing = Firing(
+        id=str(uuid7()),
+        firing_key=key,
+        policy_id=policy.id,
+        event_type=policy.event_type,
+        outcome="skipped",
+        room_id=room_id,
+        source_event_id=source_event_id,
+        fired_by=None,
+        created_at=now,
+        detail={**(detail or {}), "refused": reason},
+    )
+    recorded = firing if await uow.firings.add(firing) else None
+    record_firing_outcome(policy, recorded, None, now)
+    return recorded
+
+
 def _firing_span(
     policy: Policy, room_id: str | None, scheduled_for: datetime | None
 ) -> AbstractContextManager[Span]:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from coagent_contracts.chat import MessagePostedData
 from coagent_contracts.trigger import FiringKind, TriggerEventType
-from coagent_kit.errors import Conflict, NotFound, Unprocessable
+from coagent_kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from coagent_trigger.conditions import UserMessageConditions
 
 ADMIN_ROLES = frozenset({"admin", "super_admin"})
@@ -35,6 +35,18 @@ class RoomOutOfScope(Unprocessable):
     code = "room_out_of_scope"
 
 
+class ScopeConflict(Unprocessable):
+    """A policy is scoped to one room, or to one course, never to both."""
+
+    code = "scope_conflict"
+
+
+class ScopeForbidden(Forbidden):
+    """The caller may not act on the room or course they tried to scope a policy to."""
+
+    code = "scope_forbidden"
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is asking, as the gateway's signed identity says."""
@@ -49,7 +61,10 @@ class Caller:
 
 @dataclass(frozen=True)
 class Policy:
-    """When to start which workflow. ``scope_session_id`` is a room id or ``None`` (any room).
+    """When to start which workflow, and where.
+
+    The scope is one room (``scope_session_id``), one course (``scope_course_id``: every room of
+    it) or neither (every room the owner may act on); never both.
 
     ``secret_cipher`` is the webhook signing secret, encrypted; it never leaves the service.
     """
@@ -68,14 +83,26 @@ class Policy:
     #: The owner's platform role when they created the policy: the workflow engine lets a
     #: policy run only workflows its owner may run (their own, or any for admins).
     owner_role: str | None = None
+    scope_course_id: str | None = None
 
     def visible_to(self, caller: Caller) -> bool:
         """Owners and admins may read and change a policy."""
         return caller.is_admin or self.created_by == caller.user_id
 
-    def covers_room(self, room_id: str) -> bool:
-        """A policy without scope covers every room."""
-        return self.scope_session_id is None or self.scope_session_id == room_id
+    @property
+    def course_scoped(self) -> bool:
+        """Scoped to a course (deciding whether it covers a room needs the room's course)."""
+        return self.scope_course_id is not None
+
+    def covers_room(self, room_id: str, course_id: str | None) -> bool:
+        """Whether the scope includes ``room_id``, whose course is ``course_id`` (None when the
+        room projection does not know the room: then no course scope covers it). A policy
+        without scope covers every room; whose rooms it applies to is the owner's access."""
+        if self.scope_session_id is not None:
+            return self.scope_session_id == room_id
+        if self.scope_course_id is not None:
+            return course_id is not None and self.scope_course_id == course_id
+        return True
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,12 @@ router = APIRouter(prefix="/api/v1/triggers", tags=["triggers"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such trigger, or not the caller's (code trigger_not_found)"}
 }
+#: Answers of a write that sets a scope (see :mod:`coagent_trigger.scope`).
+SCOPE_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The caller may not act on that room or course (scope_forbidden)"},
+    422: {"description": "Bad conditions, or a room and a course scope at once (scope_conflict)"},
+    503: {"description": "The gateway could not say (gateway_unavailable); nothing stored"},
+}
 
 
 def _service(request: Request) -> PolicyService:
@@ -72,7 +78,7 @@ async def list_triggers(identity: Identity, policies: Service) -> list[TriggerRe
     return [TriggerRead.of(p) for p in await policies.visible(_caller(identity))]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=SCOPE_ERRORS)
 async def create_trigger(body: TriggerCreate, identity: Identity, policies: Service) -> TriggerRead:
     """Create a policy; a webhook policy's signing secret is in this response only."""
     draft = PolicyDraft(**body.model_dump())
@@ -87,11 +93,12 @@ async def get_trigger(trigger_id: str, identity: Identity, policies: Service) ->
     return TriggerRead.of(await policies.get(_caller(identity), trigger_id))
 
 
-@router.put("/{trigger_id}", responses=NOT_FOUND)
+@router.put("/{trigger_id}", responses={**NOT_FOUND, **SCOPE_ERRORS})
 async def update_trigger(
     trigger_id: str, body: TriggerUpdate, identity: Identity, policies: Service
 ) -> TriggerRead:
-    """Change the fields sent (e.g. only ``is_active``); ``scope_session_id: null`` unscopes."""
+    """Change the fields sent (e.g. only ``is_active``); a scope field sent as ``null`` clears
+    that scope."""
     with _conditions_as_422():
         saved = await policies.update(_caller(identity), trigger_id, body.changes())
     return TriggerRead.of(saved.policy, saved.signing_secret)

@@ -30,15 +30,18 @@ class TriggerCreate(BaseModel):
     target_workflow_id: Id = Field(min_length=1, max_length=64)
     scope_session_id: Id | None = Field(default=None, max_length=64)
     is_active: bool = True
+    scope_course_id: Id | None = Field(default=None, max_length=64)
+    """Every room of this course the owner may act on; not together with ``scope_session_id``."""
 
-    _scope = field_validator("scope_session_id")(_blank_is_none)
+    _scope = field_validator("scope_session_id", "scope_course_id")(_blank_is_none)
 
 
 class TriggerUpdate(BaseModel):
     """``PUT /api/v1/triggers/{id}``: only the fields sent change.
 
-    ``scope_session_id: null`` widens the policy to every room (the reference could not clear
-    it); ``null`` for any other field is refused rather than read as "no change".
+    ``scope_session_id: null`` / ``scope_course_id: null`` clear that scope (the reference
+    could not clear it); ``null`` for any other field is refused rather than read as "no
+    change". Moving a policy from a room to a course scope sends both (the room as ``null``).
     """
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -47,8 +50,9 @@ class TriggerUpdate(BaseModel):
     target_workflow_id: Id | None = Field(default=None, min_length=1, max_length=64)
     scope_session_id: Id | None = Field(default=None, max_length=64)
     is_active: bool | None = None
+    scope_course_id: Id | None = Field(default=None, max_length=64)
 
-    _scope = field_validator("scope_session_id")(_blank_is_none)
+    _scope = field_validator("scope_session_id", "scope_course_id")(_blank_is_none)
 
     @model_validator(mode="after")
     def _no_null_but_scope(self) -> TriggerUpdate:
@@ -73,6 +77,7 @@ class TriggerRead(BaseModel):
     conditions: dict[str, Any]
     target_workflow_id: str
     scope_session_id: str | None
+    scope_course_id: str | None
     is_active: bool
     created_by: str
     created_at: datetime
@@ -89,6 +94,7 @@ class TriggerRead(BaseModel):
             conditions=policy.conditions,
             target_workflow_id=policy.target_workflow_id,
             scope_session_id=policy.scope_session_id,
+            scope_course_id=policy.scope_course_id,
             is_active=policy.is_active,
             created_by=policy.created_by,
             created_at=policy.created_at,

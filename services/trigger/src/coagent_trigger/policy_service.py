@@ -32,11 +32,12 @@ from coagent_trigger.policies import (
 )
 from coagent_trigger.ports import ScheduleCanceller, UnitOfWork, UnitOfWorkFactory
 from coagent_trigger.rooms import AccessChecker
+from coagent_trigger.scope import authorise_scope, covers
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.time_triggers import arm_policy, debounce_match
 
 MESSAGE_POLICIES_CONSUMER = "trigger-message-policies"
-#: Fields a PUT may change; ``None`` is a value only for ``scope_session_id``.
+#: Fields a PUT may change; ``None`` is a value only for the two scope fields.
 UPDATABLE = (
     "name",
     "event_type",
@@ -44,6 +45,7 @@ UPDATABLE = (
     "target_workflow_id",
     "scope_session_id",
     "is_active",
+    "scope_course_id",
 )
 
 
@@ -57,6 +59,7 @@ class PolicyDraft:
     target_workflow_id: str
     scope_session_id: str | None
     is_active: bool
+    scope_course_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,14 +89,16 @@ class PolicyService:
         self._box = box
         self._clock = clock
         self._canceller = canceller
-        #: Asks the gateway whether an unscoped policy's owner (or a room's attacher) may act on
-        #: a room; without one (unit tests of other rules) every owner is taken to have access.
+        #: Asks the gateway whether a policy's owner (or a room's attacher) may act on a room, and
+        #: whether a caller may set a scope; without one (unit tests of other rules) everyone is
+        #: taken to have access.
         self._access = access
 
     # ------------------------------------------------------------------ CRUD
 
     async def create(self, caller: Caller, draft: PolicyDraft) -> Saved:
-        """Validate and store a new policy owned by ``caller``."""
+        """Validate and store a new policy owned by ``caller``, who must be able to act on the
+        room or course it is scoped to (see :func:`~coagent_trigger.scope.authorise_scope`)."""
         validate_conditions(draft.event_type, draft.conditions)
         now = self._clock()
         secret = SecretBox.new_secret() if draft.event_type == "webhook" else None
@@ -110,7 +115,9 @@ class PolicyService:
             updated_at=now,
             secret_cipher=self._box.seal(secret) if secret else None,
             owner_role=caller.platform_role,
+            scope_course_id=draft.scope_course_id,
         )
+        await authorise_scope(self._access, caller, policy)
         async with self._uow() as uow:
             await uow.policies.save(policy)
             await arm_policy(uow, None, policy, now)
@@ -133,6 +140,8 @@ class PolicyService:
         Conditions are checked against the resulting event type, so changing only the type of a
         policy whose conditions do not fit the new type is refused rather than stored broken.
         A policy that becomes a webhook gets a new signing secret, returned in this response.
+        A new scope is authorised like on creation; the gateway is asked inside this write (a
+        rare, user-driven one) so the scope stored is the scope checked.
         """
         unknown = set(changes) - set(UPDATABLE)
         if unknown:
@@ -141,6 +150,7 @@ class PolicyService:
             current = await self._visible(uow, caller, policy_id)
             updated = replace(current, **changes, updated_at=self._clock())
             validate_conditions(updated.event_type, updated.conditions)
+            await authorise_scope(self._access, caller, updated, current)
             secret = None
             if updated.event_type == "webhook" and updated.secret_cipher is None:
                 secret = SecretBox.new_secret()
@@ -181,6 +191,11 @@ class PolicyService:
             policy = await self._visible(uow, caller, policy_id)
         return replay(policy, messages, self._clock())
 
+    async def covers(self, policy: Policy, room_id: str) -> bool:
+        """Whether ``policy``'s scope includes ``room_id`` (a course scope: per the projection)."""
+        async with self._uow() as uow:
+            return await covers(uow, policy, room_id)
+
     # ------------------------------------------------------------------ firing
 
     async def fire_manually(
@@ -194,18 +209,20 @@ class PolicyService:
 
         Each request is its own firing: the source id is a fresh UUIDv7, so the key is
         ``<policy>:event:<uuid7>`` (the contract's key format for event-caused firings).
-        A policy fired into a room must have an owner who may act on that room now.
+        A policy fired into a room must cover it (its room, a room of its course) and have an
+        owner who may act on that room now.
         """
         async with self._uow() as uow:
             policy = await self._visible(uow, caller, policy_id)
-        room = room_id if room_id is not None else policy.scope_session_id
-        if room is not None and policy.covers_room(room):
+            room = room_id if room_id is not None else policy.scope_session_id
+            in_scope = room is None or await covers(uow, policy, room)
+        if room is not None and in_scope:
             policy = await self._owner_in_room(policy, room)
         async with self._uow() as uow:
             if not policy.is_active:
                 raise TriggerInactive(f"Trigger {policy_id} is not active")
-            if room is not None and not policy.covers_room(room):
-                raise RoomOutOfScope(f"Trigger {policy_id} is limited to another room")
+            if not in_scope:
+                raise RoomOutOfScope(f"Room {room} is outside the scope of trigger {policy_id}")
             source = str(uuid7())
             body = {**payload, "type": "manual"}
             firing = await self._fire(uow, policy, room, source, body, fired_by=caller.user_id)
@@ -239,8 +256,9 @@ class PolicyService:
     async def _evaluate(self, event: MessagePostedV1) -> list[Firing]:
         data = event.data
         async with self._uow() as uow:
-            candidates = await uow.policies.active_for_room("user_message", data.room_id)
             room = await uow.rooms.get(data.room_id)
+            course = None if room is None else room.course_id
+            candidates = await uow.policies.active_for_room("user_message", data.room_id, course)
         # Asked before the transaction: an answer may wait on the gateway, and no answer raises
         # (the message is redelivered with backoff, never decided without the check).
         decision = await decide(self._access, candidates, data, room)

@@ -38,6 +38,10 @@ class RoomRepository(Protocol):
         """The room as last seen, if any event about it arrived."""
         ...
 
+    async def ids_in_course(self, course_id: str) -> set[str]:
+        """Ids of the known, not deleted rooms of ``course_id``."""
+        ...
+
     async def apply(self, room: RoomView) -> bool:
         """Store ``room`` unless the stored row is newer (``changed_at``); True if stored."""
         ...
@@ -62,8 +66,12 @@ class PolicyRepository(Protocol):
         """Remove the policy with its counters and firing log."""
         ...
 
-    async def active_for_room(self, event_type: str, room_id: str) -> list[Policy]:
-        """Active policies of ``event_type`` scoped to ``room_id`` or to no room."""
+    async def active_for_room(
+        self, event_type: str, room_id: str, course_id: str | None
+    ) -> list[Policy]:
+        """Active policies of ``event_type`` whose scope covers ``room_id``: scoped to it, to
+        its course ``course_id`` (None: the room's course is not known, no course scope
+        covers it) or unscoped. Whether their owners may act on the room is not decided here."""
         ...
 
 

@@ -44,7 +44,8 @@ class RoomView:
 
 @dataclass(frozen=True)
 class Access:
-    """The gateway's answer: may the user act on the room, and their current roles."""
+    """The gateway's answer: may the user act on the room (or course), and their current roles
+    (``room_role`` is the course role, ``owner`` for the course owner)."""
 
     allowed: bool
     platform_role: str | None = None
@@ -52,14 +53,19 @@ class Access:
 
 
 class AccessChecker(Protocol):
-    """Asks the gateway (through a short cache) whether a user may act on a room."""
+    """Asks the gateway (through a short cache) whether a user may act on a room or a course."""
 
     async def check(self, room_id: str, user_id: str) -> Access:
         """The answer for the pair; raises :class:`GatewayUnavailable` if none can be had."""
         ...
 
+    async def check_course(self, course_id: str, user_id: str) -> Access:
+        """Whether the user may act on the course (read it); raises like :meth:`check`."""
+        ...
+
     def invalidate(self, room_id: str) -> None:
-        """Forget cached answers about ``room_id`` (its membership or settings changed)."""
+        """Forget cached answers about ``room_id`` (its membership or settings changed), and
+        about its course when known."""
         ...
 
 

@@ -33,6 +33,7 @@ from coagent_trigger.schedules import (
     silence_due,
     silence_slot,
 )
+from coagent_trigger.scope import room_course
 
 TIMED = frozenset({"silence", "timer", "cron"})
 
@@ -98,12 +99,16 @@ async def arm_silence(
 async def arm_silences_of_policy(uow: UnitOfWork, policy: Policy, now: datetime) -> int:
     """Arm a silence policy in every room it covers that is inside a silence period (a room
     silent for longer already waits for its next human message: creating a policy does not fire
-    it in every long-quiet room)."""
+    it in every long-quiet room). A course scope arms the course's rooms the projection knows;
+    whether the owner may act on a room is checked when its silence falls due."""
     if policy.scope_session_id is not None:
         current = await uow.activity.get(policy.scope_session_id)
         rooms = [] if current is None else [current]
     else:
         rooms = await uow.activity.with_human_messages()
+    if policy.scope_course_id is not None:
+        of_course = await uow.rooms.ids_in_course(policy.scope_course_id)
+        rooms = [a for a in rooms if a.room_id in of_course]
     armed = 0
     for activity in rooms:
         armed += await arm_silence(uow, policy, activity, now)
@@ -111,9 +116,10 @@ async def arm_silences_of_policy(uow: UnitOfWork, policy: Policy, now: datetime)
 
 
 async def rearm_silences_of_room(uow: UnitOfWork, activity: RoomActivity, now: datetime) -> int:
-    """A human message restarts every active silence timer of its room."""
+    """A human message restarts every active silence timer covering its room."""
+    course = await room_course(uow, activity.room_id)
     armed = 0
-    for policy in await uow.policies.active_for_room("silence", activity.room_id):
+    for policy in await uow.policies.active_for_room("silence", activity.room_id, course):
         armed += await arm_silence(uow, policy, activity, now, elapsed_too=True)
     return armed
 
@@ -136,6 +142,7 @@ async def arm_policy(uow: UnitOfWork, before: Policy | None, after: Policy, now:
         and before.event_type == after.event_type
         and before.conditions == after.conditions
         and before.scope_session_id == after.scope_session_id
+        and before.scope_course_id == after.scope_course_id
     )
     if unchanged:
         return False

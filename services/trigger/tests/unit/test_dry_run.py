@@ -21,6 +21,7 @@ from coagent_trigger.dry_run import replay
 from coagent_trigger.dry_run_chat import ChatHistory
 from coagent_trigger.dry_run_endpoints import router as dry_run_router
 from coagent_trigger.policies import Policy
+from coagent_trigger.rooms import RoomView
 from coagent_trigger.settings import TriggerSettings
 
 from ..conftest import SECRET
@@ -274,7 +275,9 @@ def as_reader(role: str | None, platform_role: str = "teacher") -> dict[str, str
     return {HEADER: sign_identity(SECRET, identity, "trigger")}
 
 
-async def room_policy(client: httpx.AsyncClient, scope: str | None = "r1") -> str:
+async def room_policy(
+    client: httpx.AsyncClient, scope: str | None = "r1", course: str | None = None
+) -> str:
     created = await client.post(
         "/api/v1/triggers",
         json={
@@ -282,6 +285,7 @@ async def room_policy(client: httpx.AsyncClient, scope: str | None = "r1") -> st
             "conditions": {"keyword": "help"},
             "target_workflow_id": "wf-1",
             "scope_session_id": scope,
+            "scope_course_id": course,
         },
         headers=as_reader(None),
     )
@@ -334,3 +338,26 @@ async def test_a_policy_of_another_room_and_a_failing_chat(
 
     assert (other.status_code, other.json()["code"]) == (422, "room_out_of_scope")
     assert (broken.status_code, broken.json()["code"]) == (503, "chat_unavailable")
+
+
+async def test_a_course_policy_replays_only_rooms_of_its_course(
+    room_client: httpx.AsyncClient, chat_seen: list[dict[str, Any]], store: MemoryStore
+) -> None:
+    for room, course in (("r1", "c1"), ("r2", "c2")):
+        store.rooms[room] = RoomView(room, course, None, None, deleted=False, changed_at=T0)
+    policy_id = await room_policy(room_client, scope=None, course="c1")
+
+    other = await room_client.post(
+        f"/api/v1/rooms/r2/triggers/{policy_id}/dry-run", headers=as_reader("student")
+    )
+    unknown = await room_client.post(
+        f"/api/v1/rooms/r9/triggers/{policy_id}/dry-run", headers=as_reader("student")
+    )
+    mine = await room_client.post(
+        f"/api/v1/rooms/r1/triggers/{policy_id}/dry-run", headers=as_reader("student")
+    )
+
+    assert (other.status_code, other.json()["code"]) == (422, "room_out_of_scope")
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "room_out_of_scope")
+    assert mine.status_code == 200, mine.text
+    assert [seen["room"] for seen in chat_seen] == ["r1"]

@@ -24,7 +24,15 @@ class Gateway:
         identity = verify_identity(SECRET, request.headers[HEADER], "gateway")
         assert identity.platform_role == "service"
         self.asked.append(request.url.path)
-        body = {"allowed": self.allowed, "platform_role": "teacher", "room_role": "owner"}
+        if request.url.path.startswith("/internal/v1/access/courses/"):
+            body = {"allowed": self.allowed, "platform_role": "teacher", "course_role": "ta"}
+            return httpx.Response(self.status, json=body)
+        body = {
+            "allowed": self.allowed,
+            "platform_role": "teacher",
+            "room_role": "owner",
+            "course_id": "c1",
+        }
         return httpx.Response(self.status, json=body)
 
 
@@ -95,3 +103,40 @@ async def test_a_failing_gateway_gives_no_answer(access: GatewayAccess, gateway:
         await access.check("r1", "u1")
     gateway.status = 200
     assert (await access.check("r1", "u1")).allowed is True  # failures are not cached
+
+
+async def test_course_answers_are_cached_apart_from_room_answers(
+    access: GatewayAccess, gateway: Gateway, clock: Clock
+) -> None:
+    answer = await access.check_course("c1", "u1")
+    assert answer == Access(allowed=True, platform_role="teacher", room_role="ta")
+    gateway.allowed = False
+    assert await access.check_course("c1", "u1") == answer  # cached
+    assert (await access.check("c1", "u1")).allowed is False  # a room id is another question
+    clock.now += 31
+    assert (await access.check_course("c1", "u1")).allowed is False
+    assert gateway.asked == [
+        "/internal/v1/access/courses/c1/users/u1",
+        "/internal/v1/access/rooms/c1/users/u1",
+        "/internal/v1/access/courses/c1/users/u1",
+    ]
+
+
+async def test_a_change_of_one_of_its_rooms_drops_the_courses_answers(
+    access: GatewayAccess, gateway: Gateway
+) -> None:
+    await access.check_course("c1", "u1")
+    access.invalidate("r1")  # the room's course is not known yet: nothing to drop
+    await access.check_course("c1", "u1")
+    await access.check("r1", "u1")  # the answer names the room's course, c1
+    access.invalidate("r1")
+    await access.check_course("c1", "u1")
+    assert [p.split("/")[4] for p in gateway.asked] == ["courses", "rooms", "courses"]
+
+
+async def test_a_failing_gateway_gives_no_course_answer(
+    access: GatewayAccess, gateway: Gateway
+) -> None:
+    gateway.status = 500
+    with pytest.raises(GatewayUnavailable):
+        await access.check_course("c1", "u1")

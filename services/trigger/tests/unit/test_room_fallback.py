@@ -247,7 +247,9 @@ async def test_a_scoped_policy_fires_only_while_its_owner_may_act_with_the_curre
 ) -> None:
     await attach(projection, "A")
     mine = await policy(service, TEACHER, scope="A")
-    await policy(service, OUTSIDER, scope="A")  # the outsider may not act on A
+    access.allowed.add(("A", "outsider"))
+    await policy(service, OUTSIDER, scope="A")
+    access.allowed.discard(("A", "outsider"))  # the outsider lost room A since
 
     await service.on_message(posted(1, room_id="A", content="go"))
     [event] = fired(store)
@@ -271,10 +273,12 @@ async def test_a_scoped_silence_fires_only_if_its_owner_may_act_on_the_room(
     policies = PolicyService(uow, SecretBox("k"), clock=lambda: now[0], access=access)
     due = DueService(uow, clock=lambda: now[0], access=access)
     activity = TriggerService(uow, clock=lambda: now[0])
-    for room in ("A", "C"):  # the outsider may act on C only
+    access.allowed.add(("A", "outsider"))
+    for room in ("A", "C"):
         draft = PolicyDraft("quiet", "silence", {"threshold_mins": 1}, "wf", room, True)
         await policies.create(OUTSIDER, draft)
         await activity.record_message(posted(1, room_id=room, created_at=T0))
+    access.allowed.discard(("A", "outsider"))  # the outsider may now act on C only
     arms = list(store.timers.pending().values())
 
     now[0] = T0 + timedelta(minutes=1)

@@ -65,6 +65,17 @@ class CourseService:
         require(user, action, resource)
         return CourseView(course, role)
 
+    async def access_of(
+        self, course_id: str, user_id: str
+    ) -> tuple[CourseView | None, User | None]:
+        """The course (with ``user_id``'s course role) and the user, for services that ask
+        whether someone may act on a course; either is None when it does not exist."""
+        course = await self._courses.get(course_id)
+        user = await self._users.get(user_id)
+        if course is None:
+            return None, user
+        return CourseView(course, await self._courses.role_of(course_id, user_id)), user
+
     async def visible(self, user: User) -> list[Course]:
         """Admins see every course; others those they own or are enrolled in."""
         return await self._courses.list_for(None if user.platform_role in ADMIN_ROLES else user.id)

@@ -1,4 +1,5 @@
-"""``/internal/v1/access/...``: services ask the gateway whether a user may act on a room now.
+"""``/internal/v1/access/...``: services ask the gateway whether a user may act on a room or a
+course now.
 
 The gateway owns membership, so a service that acts in a room on a user's behalf (the trigger
 service firing a policy or a room's fallback) asks here instead of trusting a role captured
@@ -17,6 +18,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict
 
+from coagent_gateway.courses.service import CourseService
 from coagent_gateway.policy import Action, can
 from coagent_gateway.rooms.domain import forwarded_role
 from coagent_gateway.rooms.service import RoomService
@@ -91,4 +93,48 @@ async def room_access(
             None if access is None else forwarded_role(access.course.owner_id, access.role, user_id)
         ),
         course_id=None if access is None else access.course.id,
+    )
+
+
+class CourseAccessAnswer(BaseModel):
+    """Whether ``user_id`` may act on ``course_id`` (read it: members, its owner, admins) now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    course_id: str
+    user_id: str
+    allowed: bool
+    course_exists: bool
+    platform_role: str | None
+    """The user's current platform role; null when the user does not exist."""
+    course_role: str | None
+    """``owner`` for the course owner, else the course role (``teacher``, ``ta``, ``student``)."""
+
+
+def _courses(request: Request) -> CourseService:
+    service: CourseService = request.app.state.courses
+    return service
+
+
+@router.get("/access/courses/{course_id}/users/{user_id}")
+async def course_access(
+    course_id: Id,
+    user_id: Id,
+    caller: ServiceCaller,
+    courses: Annotated[CourseService, Depends(_courses)],
+) -> CourseAccessAnswer:
+    """The gateway's own policy answer (``course.read``) for that user and course."""
+    view, user = await courses.access_of(course_id, user_id)
+    allowed = False
+    if view is not None and user is not None:
+        allowed = can(user, Action.COURSE_READ, view.course.resource(view.role))
+    return CourseAccessAnswer(
+        course_id=course_id,
+        user_id=user_id,
+        allowed=allowed,
+        course_exists=view is not None,
+        platform_role=None if user is None else user.platform_role.value,
+        course_role=(
+            None if view is None else forwarded_role(view.course.owner_id, view.role, user_id)
+        ),
     )

@@ -82,11 +82,13 @@ class MemoryPolicyRepository:
         self.staged.pop(policy_id, None)
         self.deleted.add(policy_id)
 
-    async def active_for_room(self, event_type: str, room_id: str) -> list[Policy]:
+    async def active_for_room(
+        self, event_type: str, room_id: str, course_id: str | None
+    ) -> list[Policy]:
         return [
             p
             for p in self._all().values()
-            if p.is_active and p.event_type == event_type and p.covers_room(room_id)
+            if p.is_active and p.event_type == event_type and p.covers_room(room_id, course_id)
         ]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     delete,
     func,
     or_,
@@ -69,6 +70,7 @@ trigger_policies = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("secret_cipher", Text),
     Column("owner_role", String(32)),
+    Column("scope_course_id", String(64), index=True),
 )
 
 firings = Table(
@@ -178,6 +180,7 @@ def _policy(row: Any) -> Policy:
         updated_at=row.updated_at,
         secret_cipher=row.secret_cipher,
         owner_role=row.owner_role,
+        scope_course_id=row.scope_course_id,
     )
 
 
@@ -214,12 +217,18 @@ class PostgresPolicyRepository:
             delete(trigger_policies).where(trigger_policies.c.id == policy_id)
         )
 
-    async def active_for_room(self, event_type: str, room_id: str) -> list[Policy]:
+    async def active_for_room(
+        self, event_type: str, room_id: str, course_id: str | None
+    ) -> list[Policy]:
         c = trigger_policies.c
+        covering = [
+            and_(c.scope_session_id.is_(None), c.scope_course_id.is_(None)),
+            c.scope_session_id == room_id,
+        ]
+        if course_id is not None:
+            covering.append(c.scope_course_id == course_id)
         query = select(trigger_policies).where(
-            c.is_active.is_(True),
-            c.event_type == event_type,
-            or_(c.scope_session_id.is_(None), c.scope_session_id == room_id),
+            c.is_active.is_(True), c.event_type == event_type, or_(*covering)
         )
         return [_policy(row) for row in await self._session.execute(query)]
 

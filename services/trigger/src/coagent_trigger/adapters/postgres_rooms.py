@@ -18,7 +18,8 @@ def room_table(metadata: MetaData) -> Table:
         "rooms",
         metadata,
         Column("room_id", String(64), primary_key=True),
-        Column("course_id", String(64), nullable=False),
+        # Indexed: a course-scoped silence policy arms the rooms of its course.
+        Column("course_id", String(64), nullable=False, index=True),
         Column("attached_workflow_id", String(64)),
         Column("attached_by", String(64)),
         Column("deleted", Boolean, nullable=False),
@@ -37,6 +38,11 @@ class PostgresRoomRepository:
         query = select(self._table).where(self._table.c.room_id == room_id)
         row = (await self._session.execute(query)).one_or_none()
         return None if row is None else _view(row)
+
+    async def ids_in_course(self, course_id: str) -> set[str]:
+        c = self._table.c
+        query = select(c.room_id).where(c.course_id == course_id, c.deleted.is_(False))
+        return set((await self._session.scalars(query)).all())
 
     async def apply(self, room: RoomView) -> bool:
         values = asdict(room)
