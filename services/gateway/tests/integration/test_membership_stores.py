@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coagent_contracts.envelope import utc_now
-from coagent_contracts.gateway import MembershipChangedData, MembershipChangedV1
+from coagent_contracts.gateway import MembershipChangedData, MembershipChangedV1, RoomChangedV1
 from coagent_gateway.adapters.membership_postgres import (
     PostgresCourseStore,
     PostgresRoomStore,
@@ -182,6 +183,39 @@ async def test_room_settings_and_cascading_deletes(
     assert await rooms.get(first.id) is None
     assert await courses.announcements(course.id) == []
     assert await courses.get(course.id) is None
+
+
+async def test_deleting_a_course_announces_each_of_its_rooms_as_deleted(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    wakes = Wakes()
+    courses, rooms = PostgresCourseStore(sessions, wakes), PostgresRoomStore(sessions, Wakes())
+    owner = await _user(sessions, "dora")
+    course = await courses.create(Course(str(uuid.uuid4()), "Chem", None, owner, utc_now()))
+    other = await courses.create(Course(str(uuid.uuid4()), "Art", None, owner, utc_now()))
+    kept = Room(str(uuid.uuid4()), other.id, RoomSettings(name="K"), datetime.now(UTC))
+    doomed = [
+        Room(str(uuid.uuid4()), course.id, RoomSettings(name=n, attached_workflow_id="wf"), t)
+        for n, t in (("A", datetime.now(UTC)), ("B", datetime.now(UTC)))
+    ]
+    for room in (*doomed, kept):
+        await rooms.create(room)
+
+    assert await courses.delete(course.id) is True
+
+    async with sessions() as session:
+        rows = await session.execute(select(outbox.c.payload).order_by(outbox.c.created_at))
+        events = [json.loads(p) for (p,) in rows]
+    announced = [
+        RoomChangedV1.model_validate(e)
+        for e in events
+        if e["type"] == "gateway.room.changed" and e["data"]["course_id"] == course.id
+    ]
+    assert sorted(e.data.room_id for e in announced) == sorted(r.id for r in doomed)
+    assert all(e.data.deleted and e.data.attached_workflow_id == "wf" for e in announced)
+    assert wakes.count >= 1
+    assert await rooms.get(kept.id) is not None
+    assert await courses.delete(course.id) is False
 
 
 async def test_organizations_and_projects(sessions: async_sessionmaker[AsyncSession]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from coagent_contracts.envelope import utc_now
+from coagent_contracts.gateway import RoomChangedV1
 from coagent_gateway.adapters.membership_memory import (
     MembershipState,
     MemoryCourseStore,
@@ -55,4 +56,6 @@ async def test_deleting_a_course_removes_rooms_members_and_announcements() -> No
     assert await courses.delete("c1") is True
     assert await courses.delete("c1") is False
     assert await rooms.get("r1") is None
+    (announced,) = [e for e in state.published if isinstance(e, RoomChangedV1)]
+    assert (announced.data.room_id, announced.data.deleted) == ("r1", True)
     assert await courses.role_of("c1", "tess") is None

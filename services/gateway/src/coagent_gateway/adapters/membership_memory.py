@@ -20,7 +20,7 @@ from coagent_gateway.courses.domain import (
 )
 from coagent_gateway.domain import User
 from coagent_gateway.organizations.domain import Organization, Project
-from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings
+from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings, room_changed
 
 ROLE_ORDER = {"teacher": 0, "ta": 1, "student": 2}
 
@@ -108,6 +108,8 @@ class MemoryCourseStore:
             return False
         s = self.state
         s.course_members = {k: v for k, v in s.course_members.items() if k[0] != course_id}
+        for room in [r for r in s.rooms.values() if r.course_id == course_id]:
+            s.published.append(room_changed(room.id, course_id, room.settings, deleted=True))
         s.rooms = {k: r for k, r in s.rooms.items() if r.course_id != course_id}
         s.announcements = [a for a in s.announcements if a.course_id != course_id]
         return True

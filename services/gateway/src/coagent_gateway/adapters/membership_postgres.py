@@ -31,7 +31,7 @@ from coagent_gateway.courses.domain import (
     membership_events,
 )
 from coagent_gateway.domain import PlatformRole, User
-from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings
+from coagent_gateway.rooms.domain import Room, RoomAccess, RoomSettings, room_changed
 from coagent_kit.outbox import add_event
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -141,9 +141,21 @@ class PostgresCourseStore:
         return await self.get(course_id)
 
     async def delete(self, course_id: str) -> bool:
+        in_course = select(rooms).where(rooms.c.course_id == course_id).with_for_update()
         async with self._sessions() as session, session.begin():
-            result = await session.execute(delete(courses).where(courses.c.id == course_id))
-        return _changed(result)
+            # Locked: a room created in the course meanwhile waits and then fails on the
+            # missing course, so every room that goes with the course is announced.
+            gone = [_room(row) for row in await session.execute(in_course)]
+            changed = _changed(
+                await session.execute(delete(courses).where(courses.c.id == course_id))
+            )
+            if changed:
+                for room in gone:
+                    deleted = room_changed(room.id, course_id, room.settings, deleted=True)
+                    await add_event(session, outbox, deleted)
+        if changed and gone:
+            self._on_commit()
+        return changed
 
     async def role_of(self, course_id: str, user_id: str) -> str | None:
         query = select(course_members.c.role).where(

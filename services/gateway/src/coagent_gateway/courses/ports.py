@@ -44,7 +44,9 @@ class CourseStore(Protocol):
         ...
 
     async def delete(self, course_id: str) -> bool:
-        """Delete the course with its rooms, members and announcements."""
+        """Delete the course with its rooms, members and announcements; a ``RoomChangedV1``
+        (``deleted``) for each of its rooms is queued in the same transaction, so the services
+        keeping a projection of rooms (and their data) learn that the rooms are gone."""
         ...
 
     async def role_of(self, course_id: str, user_id: str) -> str | None:

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from coagent_gateway.courses.domain import Course
+from coagent_contracts.gateway import RoomChangedData, RoomChangedV1
+from coagent_gateway.courses.domain import PRODUCER, Course
 from coagent_gateway.policy import Kind, Resource
 from coagent_kit.errors import Conflict, NotFound
 
@@ -91,3 +92,19 @@ def attach_changes(
 def forwarded_role(owner_id: str | None, role: str | None, user_id: str) -> str | None:
     """``"owner"`` when ``user_id`` owns the course, else the course ``role`` (None if none)."""
     return "owner" if owner_id is not None and owner_id == user_id else role
+
+
+def room_changed(
+    room_id: str, course_id: str, settings: RoomSettings, *, deleted: bool = False
+) -> RoomChangedV1:
+    """The room's state after a change, for the services that keep a projection of rooms."""
+    return RoomChangedV1(
+        producer=PRODUCER,
+        data=RoomChangedData(
+            room_id=room_id,
+            course_id=course_id,
+            attached_workflow_id=settings.attached_workflow_id,
+            attached_by=settings.attached_by,
+            deleted=deleted,
+        ),
+    )

@@ -14,8 +14,6 @@ from coagent_contracts.gateway import (
     MembershipChangedData,
     MembershipChangedV1,
     MembershipChangeKind,
-    RoomChangedData,
-    RoomChangedV1,
 )
 from coagent_contracts.workflow import RoomWorkflowAttachedV1
 from coagent_gateway.auth.ports import AuditLog
@@ -31,6 +29,7 @@ from coagent_gateway.rooms.domain import (
     RoomNotFound,
     RoomSettings,
     attach_changes,
+    room_changed,
 )
 from coagent_gateway.rooms.ports import RoomStore
 from coagent_kit.errors import NotFound
@@ -163,22 +162,6 @@ class RoomService:
             subject_id=member_id,
             details={"room_id": access.room.id, "course_id": access.course.id},
         )
-
-
-def room_changed(
-    room_id: str, course_id: str, settings: RoomSettings, *, deleted: bool = False
-) -> RoomChangedV1:
-    """The room's state after a change, for the services that keep a projection of rooms."""
-    return RoomChangedV1(
-        producer=PRODUCER,
-        data=RoomChangedData(
-            room_id=room_id,
-            course_id=course_id,
-            attached_workflow_id=settings.attached_workflow_id,
-            attached_by=settings.attached_by,
-            deleted=deleted,
-        ),
-    )
 
 
 def _event(
