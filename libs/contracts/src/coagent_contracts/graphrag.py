@@ -158,11 +158,15 @@ class GraphBuildRequestedV1(Event):
 
 
 class GraphBuildProgressData(EventData):
-    """How far a build got; ``step`` grows with every event of one build (orders them)."""
+    """How far a build got; ``(attempt, step)`` grows with each event of a build (orders them)."""
 
     room_id: SubjectToken
     build_id: str = Field(min_length=1, max_length=64)
+    attempt: int = Field(default=1, ge=1)
+    """Which delivery of the build command this run is: a build whose process stopped is run
+    again from the start with the next attempt, and its events order after the earlier run's."""
     step: int = Field(ge=0)
+    """Counts the events of one attempt from 1."""
     stage: GraphBuildStage
     status: GraphBuildStatus
     done: int = Field(default=0, ge=0)

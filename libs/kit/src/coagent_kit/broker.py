@@ -42,6 +42,7 @@ from coagent_contracts.streams import (
     stream_for_subject,
 )
 from coagent_kit.consumer_metrics import RedeliveryMiddleware
+from coagent_kit.delivery import Delivery
 from coagent_kit.logging import get_logger
 from coagent_kit.tracing import tracer_provider
 
@@ -49,6 +50,9 @@ log = get_logger(__name__)
 
 EventT = TypeVar("EventT", bound=Event)
 EventHandler = Callable[[EventT], Awaitable[None]]
+HeldHandler = Callable[[EventT, Delivery], Awaitable[None]]
+#: What the consumer calls: the event and its message (None for a replayed dead letter).
+_Call = Callable[[EventT, NatsMessage | None], Awaitable[None]]
 
 #: What each broker consumes, recorded by :func:`subscribe_event` for the AsyncAPI documents.
 _CONSUMED: WeakKeyDictionary[NatsBroker, list[tuple[str, type[Event]]]] = WeakKeyDictionary()
@@ -225,7 +229,55 @@ def subscribe_event(
     fix it); an exception in ``handler`` is treated as transient and redelivered with backoff,
     and after the last attempt kept as a dead letter too (on ``deadletter.<durable>``).
     """
+
+    async def call(event: EventT, _: NatsMessage | None) -> None:
+        await handler(event)
+
     policy = retry or Retry()
+    config = consumer_config(durable, max_deliver=policy.max_deliver, new_only=new_only)
+    _register(broker, event_type, durable, call, policy, config, filter_subject, batch_size)
+
+
+def subscribe_held_event(
+    broker: NatsBroker,
+    event_type: type[EventT],
+    durable: str,
+    handler: HeldHandler[EventT],
+    *,
+    ack_wait_s: float,
+    filter_subject: str | None = None,
+    retry: Retry | None = None,
+    batch_size: int = 16,
+) -> None:
+    """Like :func:`subscribe_event`, for work that outlasts the handler call.
+
+    ``handler`` gets the message's :class:`Delivery` and owns its acknowledgement: returning
+    leaves the message in flight, to be kept alive with ``in_progress`` (more often than
+    ``ack_wait_s``) and acked when the work ends. An exception in ``handler`` itself is retried
+    like in :func:`subscribe_event`.
+    """
+
+    async def call(event: EventT, msg: NatsMessage | None) -> None:
+        await handler(event, Delivery(msg))
+
+    policy = retry or Retry()
+    config = consumer_config(durable, ack_wait_s=ack_wait_s, max_deliver=policy.max_deliver)
+    _register(broker, event_type, durable, call, policy, config, filter_subject, batch_size,
+              handler_acks=True)  # fmt: skip
+
+
+def _register(
+    broker: NatsBroker,
+    event_type: type[EventT],
+    durable: str,
+    call: _Call[EventT],
+    policy: Retry,
+    config: ConsumerConfig,
+    filter_subject: str | None,
+    batch_size: int,
+    *,
+    handler_acks: bool = False,
+) -> None:
     subject = filter_subject or event_type.FILTER
     _CONSUMED.setdefault(broker, []).append((durable, event_type))
     # A filter's wildcards stand for id tokens; any concrete stand-in lands in the same stream.
@@ -235,25 +287,25 @@ def subscribe_event(
         subject,
         stream=JStream(name=stream.name, declare=False),
         durable=durable,
-        config=consumer_config(durable, max_deliver=policy.max_deliver, new_only=new_only),
+        config=config,
         pull_sub=PullSub(batch_size=batch_size, timeout=1.0),
         ack_policy=AckPolicy.MANUAL,
         title=f"{durable}:{event_type.__name__}",
     )
     async def consume(body: Any, msg: NatsMessage) -> None:
         # FastStream hands over the JSON-decoded body (a dict); validation wants the raw bytes.
-        await _handle(broker, policy, event_type, durable, handler, msg.body, msg)
+        await _handle(broker, policy, event_type, durable, call, msg, handler_acks)
 
     # One replica (queue group) takes each replay request and answers once it is handled.
     @broker.subscriber(replay_subject(durable), queue=durable, title=f"{durable}:replay")
     async def replay(body: Any, msg: NatsMessage) -> dict[str, str]:
-        return await _replay(event_type, durable, handler, msg.body)
+        return await _replay(event_type, durable, call, msg.body)
 
     _ = consume, replay
 
 
 async def _replay(
-    event_type: type[EventT], durable: str, handler: EventHandler[EventT], body: bytes
+    event_type: type[EventT], durable: str, call: _Call[EventT], body: bytes
 ) -> dict[str, str]:
     """Run ``handler`` on a dead letter handed back by an operator; say how it went."""
     try:
@@ -261,7 +313,7 @@ async def _replay(
     except ValidationError as exc:
         return {"status": "invalid", "error": str(exc)[:500]}
     try:
-        await handler(event)
+        await call(event, None)
     except Exception as exc:
         log.exception("replay_failed", consumer=durable, event_id=event.event_id)
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
@@ -274,17 +326,17 @@ async def _handle(
     policy: Retry,
     event_type: type[EventT],
     durable: str,
-    handler: EventHandler[EventT],
-    body: bytes,
+    call: _Call[EventT],
     msg: NatsMessage,
+    handler_acks: bool,
 ) -> None:
     try:
-        event = event_type.model_validate_json(body)
+        event = event_type.model_validate_json(msg.body)
     except ValidationError as exc:
         await _give_up(broker, msg, durable, "invalid", str(exc))
         return
     try:
-        await handler(event)
+        await call(event, msg)
     except Exception as exc:
         attempt = _attempt(msg)
         log.exception("handler_failed", consumer=durable, event_id=event.event_id, attempt=attempt)
@@ -294,7 +346,8 @@ async def _handle(
             return
         await msg.nack(delay=policy.delay_s(attempt))
         return
-    await msg.ack()
+    if not handler_acks:
+        await msg.ack()
 
 
 async def _give_up(

@@ -173,7 +173,7 @@ async def test_graph_build_progress_reaches_the_rooms_sockets(
     broker = create_broker(nats_url, "test-producer")
     await start_broker(broker, nats_url, 5.0)
     data = GraphBuildProgressData(
-        room_id=room_id, build_id="b-1", step=4, stage="reports", status="running",
+        room_id=room_id, build_id="b-1", attempt=2, step=4, stage="reports", status="running",
         done=1, total=4, communities=4,
     )  # fmt: skip
     try:
@@ -181,9 +181,10 @@ async def test_graph_build_progress_reaches_the_rooms_sockets(
         frame = await _next_of(outbox, "graph_build")
     finally:
         await broker.stop()
-    assert {k: frame[k] for k in ("room_id", "build_id", "stage", "status", "progress")} == {
-        "room_id": room_id, "build_id": "b-1", "stage": "reports", "status": "running",
-        "progress": 0.625,
+    fields = ("room_id", "build_id", "attempt", "step", "stage", "status", "progress")
+    assert {k: frame[k] for k in fields} == {
+        "room_id": room_id, "build_id": "b-1", "attempt": 2, "step": 4, "stage": "reports",
+        "status": "running", "progress": 0.625,
     }  # fmt: skip
     assert "content" not in frame
     assert "sender" not in frame

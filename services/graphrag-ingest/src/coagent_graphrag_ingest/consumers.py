@@ -11,7 +11,7 @@ from coagent_contracts.chat import (
     MessagesErasedV1,
 )
 from coagent_contracts.graphrag import GraphBuildRequestedV1
-from coagent_graphrag_ingest.builds import BUILDS_CONSUMER
+from coagent_graphrag_ingest.builds import BUILD_MAX_DELIVER, BUILDS_CONSUMER
 from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import (
     ARTIFACT_DELETIONS_CONSUMER,
@@ -20,7 +20,8 @@ from coagent_graphrag_ingest.service import (
     MESSAGES_CONSUMER,
     IngestService,
 )
-from coagent_kit.broker import subscribe_event
+from coagent_kit.broker import Retry, subscribe_event, subscribe_held_event
+from coagent_kit.delivery import Delivery
 from coagent_kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -74,20 +75,29 @@ def register_consumers(
         if graph is not None:
             await graph.forget(event.data.room_id, (event.data.artifact_id,))
 
-    async def on_build_requested(event: GraphBuildRequestedV1) -> None:
-        # The build runs in the background (it may outlast any ack deadline); its progress
-        # events say how it goes. A process that stops mid-build leaves it to go stale there.
-        started = graph.build(event.data.room_id, event.data.build_id) if graph else False
+    async def on_build_requested(event: GraphBuildRequestedV1, delivery: Delivery) -> None:
+        # The build runs in the background and holds the command until it ends (see builds):
+        # a process that stops mid-build has it redelivered and run again elsewhere.
+        assert graph is not None
+        started = await graph.build(event.data.room_id, event.data.build_id, delivery)
         log.info(
-            "graph_build_started" if started else "graph_build_ignored",
+            "graph_build_started" if started else "graph_build_already_taken",
             room_id=event.data.room_id,
             build_id=event.data.build_id,
+            attempt=delivery.attempt,
         )
 
     subscribe_event(broker, MessagePostedV1, MESSAGES_CONSUMER, on_message_posted)
     if graph is not None:
         # Only a process that writes the graph may take build commands.
-        subscribe_event(broker, GraphBuildRequestedV1, BUILDS_CONSUMER, on_build_requested)
+        subscribe_held_event(
+            broker,
+            GraphBuildRequestedV1,
+            BUILDS_CONSUMER,
+            on_build_requested,
+            ack_wait_s=graph.build_ack_wait_s,
+            retry=Retry(max_deliver=BUILD_MAX_DELIVER),
+        )
     subscribe_event(broker, ArtifactChangedV1, ARTIFACTS_CONSUMER, on_artifact_changed)
     subscribe_event(broker, ArtifactDeletedV1, ARTIFACT_DELETIONS_CONSUMER, on_artifact_deleted)
     subscribe_event(broker, MessagesErasedV1, ERASURES_CONSUMER, on_messages_erased)

@@ -7,17 +7,19 @@ import asyncio
 from collections.abc import Sequence
 from contextlib import suppress
 
-from coagent_graphrag_ingest.builds import BuildProgress
+from coagent_graphrag_ingest import builds
+from coagent_graphrag_ingest.builds import BuildProgress, HeldCommand
 from coagent_graphrag_ingest.community_build import CommunityBuilder, RefreshReport
 from coagent_graphrag_ingest.pipeline import PassReport, RoomIngestor
 from coagent_graphrag_ingest.ports import UnitOfWorkFactory
 from coagent_graphrag_ingest.scheduler import RoomScheduler
+from coagent_kit.delivery import Delivery
 from coagent_kit.logging import get_logger
 
 log = get_logger(__name__)
 #: Rooms resumed at start; more wait for their next event.
 MAX_RESUMED_ROOMS = 10_000
-#: Build ids remembered per process, so a redelivered build command is not run twice.
+#: Ended build ids remembered per process, so a redelivered build command is not run twice.
 MAX_REMEMBERED_BUILDS = 10_000
 
 
@@ -34,6 +36,7 @@ class GraphIngest:
         communities: CommunityBuilder | None = None,
         community_quiet: float = 10.0,
         community_max_wait: float = 120.0,
+        build_ack_wait_s: float | None = None,
     ) -> None:
         self._ingestor = ingestor
         self._uow = unit_of_work
@@ -48,8 +51,10 @@ class GraphIngest:
         self.reports: dict[str, PassReport] = {}
         #: The latest community refresh of each room in this process.
         self.refreshes: dict[str, RefreshReport] = {}
-        self._builds: dict[str, asyncio.Task[None]] = {}
-        self._seen_builds: dict[str, None] = {}
+        #: The builds consumer's ack wait; the held commands heartbeat well inside it.
+        self.build_ack_wait_s = build_ack_wait_s or builds.BUILD_ACK_WAIT_S
+        self._builds: dict[str, tuple[asyncio.Task[None], HeldCommand]] = {}
+        self._ended_builds: dict[str, None] = {}
 
     async def resume(self) -> None:
         """Schedule every room whose jobs a stopped process left pending (debounce is in memory)."""
@@ -80,59 +85,96 @@ class GraphIngest:
         # Reports citing the sources were dropped: the next refresh writes them without them.
         self._communities_changed(room_id)
 
-    def build(self, room_id: str, build_id: str) -> bool:
-        """Start a build of the room unless this build id was already taken; False if it was.
+    async def build(self, room_id: str, build_id: str, delivery: Delivery | None = None) -> bool:
+        """Start a build of the room for this delivery of its command; False if not a new one.
 
-        Builds of one room run one after the other (each holds the room while it runs).
+        The build keeps ``delivery`` in flight and acks it when its end is announced. A
+        redelivery of a build running here is adopted by it; one of a build that ended here is
+        acked at once. Builds of one room run one after the other (each holds the room).
         """
-        if build_id in self._seen_builds:
+        held = HeldCommand(delivery or Delivery(), self.build_ack_wait_s)
+        if build_id in self._builds:
+            self._builds[build_id][1].adopt(held.delivery)
             return False
-        self._seen_builds[build_id] = None
-        while len(self._seen_builds) > MAX_REMEMBERED_BUILDS:
-            del self._seen_builds[next(iter(self._seen_builds))]
-        task = asyncio.create_task(self._build(room_id, build_id), name=f"build:{build_id}")
-        self._builds[build_id] = task
+        if build_id in self._ended_builds:
+            await held.settle(ended=True)
+            return False
+        task = asyncio.create_task(self._build(room_id, build_id, held), name=f"build:{build_id}")
+        self._builds[build_id] = (task, held)
         task.add_done_callback(lambda _: self._builds.pop(build_id, None))
         return True
 
     async def builds_idle(self) -> None:
         """Wait for every running build (tests, shutdown)."""
         while self._builds:
-            await asyncio.gather(*self._builds.values(), return_exceptions=True)
+            tasks = [task for task, _ in self._builds.values()]
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
-        for task in list(self._builds.values()):
+        tasks = [task for task, _ in self._builds.values()]
+        for task in tasks:
             task.cancel()
-        for task in list(self._builds.values()):
+        for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
         await self.community_scheduler.close()
         await self.scheduler.close()
 
-    async def _build(self, room_id: str, build_id: str) -> None:
-        progress = BuildProgress(self._uow, room_id, build_id)
+    async def _build(self, room_id: str, build_id: str, held: HeldCommand) -> None:
+        progress = BuildProgress(self._uow, room_id, build_id, held.attempt)
+        alive = asyncio.create_task(held.keep_alive(progress), name=f"build-alive:{build_id}")
+        try:
+            ended = await self._run_build(progress)
+        except asyncio.CancelledError:
+            await held.release()  # stopping mid-build: another process may take it over now
+            raise
+        finally:
+            alive.cancel()
+            with suppress(asyncio.CancelledError):
+                await alive
+        if ended:
+            self._ended_builds[build_id] = None
+            while len(self._ended_builds) > MAX_REMEMBERED_BUILDS:
+                del self._ended_builds[next(iter(self._ended_builds))]
+        await held.settle(ended)
+
+    async def _run_build(self, progress: BuildProgress) -> bool:
+        """Run a build; True once its end is announced, False if not even a failure could be."""
+        room_id, build_id = progress.room_id, progress.build_id
         try:
             await progress.emit("queued")
             async with self.scheduler.exclusive(room_id):
-                await progress.emit("ingest")
-                report = await self._ingestor.ingest(room_id)
-                self.reports[room_id] = report
-                errors = list(report.errors)
-                if self._communities is not None:
-                    refresh = await self._communities.refresh(room_id, progress.stage)
-                    self.refreshes[room_id] = refresh
-                    progress.communities = refresh.communities
-                    progress.reports_written = refresh.reports_written
-                    errors += refresh.failed
+                errors = await self._build_steps(progress)
             error = "; ".join(errors) or None
             await progress.emit("done", "failed" if error else "succeeded", error=error)
-            log.info("graph_build_done", room_id=room_id, build_id=build_id, errors=len(errors))
+            log.info("graph_build_done", room_id=room_id, build_id=build_id,
+                     attempt=progress.attempt, errors=len(errors))  # fmt: skip
+            return True
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("graph_build_failed", room_id=room_id, build_id=build_id)
-            with suppress(Exception):  # the outbox itself may be what failed
+            try:
                 await progress.emit("done", "failed", error=f"{type(exc).__name__}: {exc}")
+            except Exception:  # the outbox itself may be what failed: retry the command later
+                log.exception("graph_build_end_unannounced", room_id=room_id, build_id=build_id)
+                return False
+            return True
+
+    async def _build_steps(self, progress: BuildProgress) -> list[str]:
+        """Ingest, then re-cluster and refresh reports; the errors of both."""
+        room_id = progress.room_id
+        await progress.emit("ingest")
+        report = await self._ingestor.ingest(room_id)
+        self.reports[room_id] = report
+        errors = list(report.errors)
+        if self._communities is not None:
+            refresh = await self._communities.refresh(room_id, progress.stage)
+            self.refreshes[room_id] = refresh
+            progress.communities = refresh.communities
+            progress.reports_written = refresh.reports_written
+            errors += refresh.failed
+        return errors
 
     def _communities_changed(self, room_id: str) -> None:
         if self._communities is not None:

@@ -50,15 +50,22 @@ def posted(index: int, text: str) -> MessagePostedV1:
     )  # fmt: skip
 
 
-def runtime(store: MemoryStore, graph: MemoryGraphStore, quiet: float = 30.0) -> GraphIngest:
+def runtime(
+    store: MemoryStore,
+    graph: MemoryGraphStore,
+    quiet: float = 30.0,
+    ack_wait: float = 30.0,
+    unit_of_work: type[MemoryUnitOfWork] = MemoryUnitOfWork,
+) -> GraphIngest:
     def uow() -> UnitOfWork:
-        return MemoryUnitOfWork(store)
+        return unit_of_work(store)
 
     vectors, embedder = MemoryVectorIndex(32), FeatureHashingEmbedder(32)
     ingestor = RoomIngestor(uow, graph, vectors, embedder, OfflineExtractor(), max_chars=1000)
     builder = CommunityBuilder(uow, graph, vectors, embedder, OfflineReporter())
     return GraphIngest(ingestor, uow, quiet=quiet, max_wait=quiet, communities=builder,
-                       community_quiet=0.05, community_max_wait=0.5)  # fmt: skip
+                       community_quiet=0.05, community_max_wait=0.5,
+                       build_ack_wait_s=ack_wait)  # fmt: skip
 
 
 async def record_room(store: MemoryStore) -> None:
@@ -76,12 +83,13 @@ async def test_a_build_ingests_clusters_and_reports_announcing_each_step() -> No
     await record_room(store)
     ingest = runtime(store, graph)  # passes wait 30 s: only the build can have done the work
 
-    assert ingest.build("r1", "b-1")
-    assert not ingest.build("r1", "b-1")  # a redelivered command is not a second build
+    assert await ingest.build("r1", "b-1")
+    assert not await ingest.build("r1", "b-1")  # a redelivered command is not a second build
     await ingest.builds_idle()
 
     events = [e.data for e in progress(store)]
     assert [e.step for e in events] == list(range(1, len(events) + 1))
+    assert {e.attempt for e in events} == {1}
     assert [e.stage for e in events][:3] == ["queued", "ingest", "clustering"]
     assert "reports" in [e.stage for e in events]
     last = events[-1]
@@ -101,9 +109,9 @@ async def test_a_build_of_an_unchanged_room_writes_no_report() -> None:
     store, graph = MemoryStore(), MemoryGraphStore()
     await record_room(store)
     ingest = runtime(store, graph)
-    ingest.build("r1", "b-1")
+    await ingest.build("r1", "b-1")
     await ingest.builds_idle()
-    ingest.build("r1", "b-2")
+    await ingest.build("r1", "b-2")
     await ingest.builds_idle()
 
     assert ingest.refreshes["r1"].reports_written == 0

@@ -3,8 +3,11 @@
 ``POST /graph/{room}/build`` claims the room's build slot (single flight: while a build is
 queued or running, asking again returns it), then publishes ``GraphBuildRequestedV1`` for
 graphrag-ingest, the graph's sole writer. Its ``GraphBuildProgressV1`` events are folded into
-the room's current build; ``step`` orders them, so a late one never rewinds it. A build that
-stops reporting (its ingest process died) goes stale and no longer blocks a new one.
+the room's current build, ordered by ``(attempt, step)``: a late event never rewinds it, and a
+build run again after its ingest process died (the next attempt, numbering steps from 1 again)
+takes over from the earlier run. A running build announces itself at least every 30 s, so one
+silent for ``STALE_AFTER_S`` is lost (no ingest process took it back up) and no longer blocks a
+new one.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ log = get_logger(__name__)
 BuildState = Literal["queued", "running", "succeeded", "failed"]
 BUILDS_CONSUMER = "graphrag-query-graph-builds"
 PRODUCER = "graphrag-query"
-#: A queued or running build with no progress for this long is taken as lost.
-STALE_AFTER_S = 900.0
+#: A queued or running build with no progress for this long is taken as lost. graphrag-ingest
+#: re-announces a running build every 30 s and a dead process's build is redelivered after a
+#: 30 s ack wait, so a live build is never this quiet (the margin covers relay and consumer lag).
+STALE_AFTER_S = 180.0
 STALE_ERROR = "the build stopped reporting progress"
 
 
@@ -52,6 +57,8 @@ class GraphBuild:
     requested_by: str | None
     requested_at: datetime
     updated_at: datetime
+    #: The run of the build the latest progress came from (it is rerun after a crash).
+    attempt: int = 1
 
     @property
     def active(self) -> bool:
@@ -78,14 +85,17 @@ def new_build(room_id: str, requested_by: str | None, now: datetime) -> GraphBui
 
 
 def advance(current: GraphBuild | None, event: GraphBuildProgressV1) -> GraphBuild | None:
-    """``current`` after ``event``; None when the event is not news (other build, old step)."""
+    """``current`` after ``event``; None when the event is not news (another build, or not after
+    the latest ``(attempt, step)``)."""
     d = event.data
-    if current is None or current.build_id != d.build_id or d.step <= current.step:
+    if current is None or current.build_id != d.build_id:
         return None
-    status: BuildState = d.status if d.status != "running" else "running"
-    return replace(current, status=status, stage=d.stage, step=d.step, done=d.done,
-                   total=d.total, communities=d.communities, reports_written=d.reports_written,
-                   error=d.error, updated_at=event.occurred_at)  # fmt: skip
+    if (d.attempt, d.step) <= (current.attempt, current.step):
+        return None
+    return replace(current, status=d.status, stage=d.stage, step=d.step, attempt=d.attempt,
+                   done=d.done, total=d.total, communities=d.communities,
+                   reports_written=d.reports_written, error=d.error,
+                   updated_at=event.occurred_at)  # fmt: skip
 
 
 def as_seen(build: GraphBuild, now: datetime, stale_after_s: float = STALE_AFTER_S) -> GraphBuild:

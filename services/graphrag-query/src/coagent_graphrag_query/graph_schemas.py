@@ -58,6 +58,9 @@ class GraphBuildRead(BaseModel):
     status: BuildState
     stage: str = Field(description="queued, ingest, clustering, reports or done")
     progress: float = Field(description="0 to 1")
+    attempt: int = Field(
+        description="Run of the build shown (1; more after its ingest process stopped mid-build)"
+    )
     done: int = Field(description="Units of the stage done (reports, while writing reports)")
     total: int
     communities: int
@@ -75,6 +78,7 @@ class GraphBuildRead(BaseModel):
             status=build.status,
             stage=build.stage,
             progress=build.progress,
+            attempt=build.attempt,
             done=build.done,
             total=build.total,
             communities=build.communities,

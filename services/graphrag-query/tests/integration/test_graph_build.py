@@ -97,3 +97,37 @@ async def test_a_build_request_becomes_a_command_and_progress_shows_in_status(
     # The room is free again: the next request starts a new build.
     again = await client.post(f"/api/v1/graph/{room_id}/build")
     assert again.json()["build_id"] != build_id
+
+
+async def test_a_build_rerun_after_a_crash_shows_its_attempt_in_status(
+    client: httpx.AsyncClient, js: JetStreamContext
+) -> None:
+    room_id = f"room-{uuid.uuid4().hex[:12]}"
+    build_id = (await client.post(f"/api/v1/graph/{room_id}/build")).json()["build_id"]
+
+    async def publish(attempt: int, step: int, stage: str, status: str = "running") -> None:
+        event = GraphBuildProgressV1.model_validate({
+            "producer": "graphrag-ingest",
+            "data": {"room_id": room_id, "build_id": build_id, "attempt": attempt,
+                     "step": step, "stage": stage, "status": status, "communities": 2},
+        })  # fmt: skip
+        await js.publish(event.subject, event.model_dump_json().encode(), stream=GRAPHRAG.name,
+                         headers={"Nats-Msg-Id": event.event_id})  # fmt: skip
+
+    async def build_at(attempt: int, stage: str) -> dict[str, Any] | None:
+        body: dict[str, Any] = (await client.get(f"/api/v1/graph/{room_id}/status")).json()
+        build = body["graph_build"]
+        return body if (build["attempt"], build["stage"]) == (attempt, stage) else None
+
+    await publish(1, 1, "queued")
+    await publish(1, 2, "reports")
+    await eventually(lambda: build_at(1, "reports"), "first run projected", 30.0)
+    # The first ingest process died; its command was redelivered and the build runs again.
+    await publish(2, 1, "queued")
+    rerun = await eventually(lambda: build_at(2, "queued"), "rerun projected", 30.0)
+    assert rerun["is_building"] is True
+    assert rerun["graph_build"]["status"] == "running"
+    await publish(1, 3, "reports")  # late, from the first run: ignored
+    await publish(2, 2, "done", "succeeded")
+    done = await eventually(lambda: build_at(2, "done"), "rerun finished", 30.0)
+    assert (done["is_building"], done["graph_build"]["status"]) == (False, "succeeded")

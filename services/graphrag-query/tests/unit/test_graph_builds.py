@@ -75,6 +75,39 @@ async def test_progress_is_folded_in_step_order_and_a_finished_build_frees_the_r
     assert created
 
 
+async def test_a_rerun_takes_over_and_late_events_of_the_first_run_are_ignored() -> None:
+    builds = GraphBuilds(MemoryGraphBuildStore(), Commands())
+    build, _ = await builds.request("r1", None)
+    bid = build.build_id
+
+    assert await builds.record(progressed(bid, 3, "reports", done=2, total=8))
+    # The ingest process died; the redelivered command runs again, numbering steps from 1.
+    assert await builds.record(progressed(bid, 1, "queued", attempt=2))
+    rerun = await builds.current("r1")
+    assert rerun is not None
+    assert (rerun.attempt, rerun.step, rerun.stage, rerun.status) == (2, 1, "queued", "running")
+    assert rerun.active
+    # An event of the first run relayed late does not rewind the rerun.
+    assert not await builds.record(progressed(bid, 4, "reports", done=3, total=8))
+    assert not await builds.record(progressed(bid, 1, "queued", attempt=2))  # a duplicate
+    assert await builds.record(progressed(bid, 2, "ingest", attempt=2))
+    assert await builds.record(progressed(bid, 5, "done", "succeeded", attempt=2, communities=3))
+    done = await builds.current("r1")
+    assert done is not None
+    assert (done.attempt, done.status, done.communities) == (2, "succeeded", 3)
+
+
+async def test_events_without_an_attempt_are_the_first_run() -> None:
+    builds = GraphBuilds(MemoryGraphBuildStore(), Commands())
+    build, _ = await builds.request("r1", None)
+
+    assert await builds.record(progressed(build.build_id, 1, "queued", attempt=2))
+    assert not await builds.record(progressed(build.build_id, 9, "done", "succeeded"))
+    current = await builds.current("r1")
+    assert current is not None
+    assert (current.attempt, current.status) == (2, "running")
+
+
 async def test_a_build_that_stopped_reporting_is_failed_and_replaced() -> None:
     store = MemoryGraphBuildStore()
     builds = GraphBuilds(store, Commands(), stale_after_s=60)

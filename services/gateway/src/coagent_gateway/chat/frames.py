@@ -51,7 +51,9 @@ def message_frame(m: MessagePostedData) -> dict[str, Any]:
 
 def graph_build_frame(event: GraphBuildProgressV1) -> dict[str, Any]:
     """A build of the room's knowledge graph advanced or ended (no ``sender``/``content``, so
-    the reference client never renders it as chat); ``progress`` runs from 0 to 1."""
+    the reference client never renders it as chat); ``progress`` runs from 0 to 1 within one
+    attempt. A build rerun after a crash starts again with the next ``attempt``; ``(attempt,
+    step)`` orders a build's frames, so a client can ignore one that arrives late."""
     d = event.data
     if d.status == "succeeded":
         progress = 1.0
@@ -63,6 +65,8 @@ def graph_build_frame(event: GraphBuildProgressV1) -> dict[str, Any]:
         "type": "graph_build",
         "room_id": d.room_id,
         "build_id": d.build_id,
+        "attempt": d.attempt,
+        "step": d.step,
         "stage": d.stage,
         "status": d.status,
         "progress": progress,

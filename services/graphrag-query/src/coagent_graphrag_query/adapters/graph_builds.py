@@ -1,8 +1,8 @@
 """Stores of each room's current graph build: in memory, and in Redis (one hash per room).
 
 ``coagent:graphrag:graph-build:<room_id>`` holds the build as JSON plus the fields the scripts
-compare (build id, state, step, last update). Claiming and applying are Lua scripts, so two
-gateways asking at once cannot both start a build, and a late event cannot rewind one.
+compare (build id, state, attempt and step, last update). Claiming and applying are Lua scripts,
+so two gateways asking at once cannot both start a build, and a late event cannot rewind one.
 """
 
 from __future__ import annotations
@@ -28,15 +28,18 @@ if (status == 'queued' or status == 'running') and fresh then
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'build_id', ARGV[4], 'status', 'queued',
-           'step', 0, 'updated_us', ARGV[1])
+           'attempt', 1, 'step', 0, 'updated_us', ARGV[1])
 return ARGV[3]
 """
 
 _APPLY = """
 if redis.call('HGET', KEYS[1], 'build_id') ~= ARGV[1] then return 0 end
-if tonumber(ARGV[2]) <= tonumber(redis.call('HGET', KEYS[1], 'step') or '0') then return 0 end
+local attempt = tonumber(redis.call('HGET', KEYS[1], 'attempt') or '1')
+local step = tonumber(redis.call('HGET', KEYS[1], 'step') or '0')
+local new_attempt, new_step = tonumber(ARGV[6]), tonumber(ARGV[2])
+if new_attempt < attempt or (new_attempt == attempt and new_step <= step) then return 0 end
 redis.call('HSET', KEYS[1], 'json', ARGV[3], 'status', ARGV[4], 'step', ARGV[2],
-           'updated_us', ARGV[5])
+           'updated_us', ARGV[5], 'attempt', ARGV[6])
 return 1
 """
 
@@ -104,13 +107,13 @@ class RedisGraphBuildStore:
         return None if raw is None else _load(raw)
 
     async def apply(self, event: GraphBuildProgressV1) -> bool:
-        # The script re-checks build id and step atomically; this read only builds the JSON.
+        # The script re-checks build id, attempt and step atomically; this read builds the JSON.
         after = advance(await self.get(event.data.room_id), event)
         if after is None:
             return False
         applied = await self._apply(
             keys=[KEY_PREFIX + after.room_id],
             args=[after.build_id, after.step, _dump(after), after.status,
-                  _micros(after.updated_at)],
+                  _micros(after.updated_at), after.attempt],
         )  # fmt: skip
         return bool(applied)
