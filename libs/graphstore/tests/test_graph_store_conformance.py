@@ -329,6 +329,33 @@ async def test_purge_empties_only_that_room(
     await graph_store.purge(room_b)
 
 
+async def test_purge_drops_every_record_of_the_room_which_can_then_start_afresh(
+    graph_store: GraphStore, room_a: Scope, room_b: Scope
+) -> None:
+    # What a deleted room leaves behind must not resurface: entities, relations, chunks,
+    # communities with their reports and the merge log all go; the next room keeps its own.
+    for scope in (room_a, room_b):
+        await seed(graph_store, scope)
+        await graph_store.replace_communities(
+            scope, [Community("c-db", 0, ("alice",), None, REPORT)]
+        )
+        await graph_store.merge_entities(scope, EntityMerge("Redis", "PostgreSQL", "test"))
+    await graph_store.purge(room_a)
+    assert await graph_store.entity(room_a, "Postgres") is None
+    assert await graph_store.relations(room_a, ["alice", "bob", "postgresql"]) == []
+    assert await graph_store.chunks(room_a, ["c1", "c2"]) == []
+    assert (await graph_store.communities(room_a), await graph_store.merge_log(room_a)) == ([], [])
+    kept = await graph_store.stats(room_b)
+    assert (kept.entities, kept.relations, kept.chunks, kept.communities) == (3, 3, 2, 1)
+    assert [c.report for c in await graph_store.communities(room_b)] == [REPORT]
+    await graph_store.upsert_entities(room_a, [ent("Alice", "m9")])
+    alice = await graph_store.entity(room_a, "alice")
+    assert alice is not None
+    assert (alice.source_ids, alice.aliases) == (("m9",), ())
+    await graph_store.purge(room_a)
+    await graph_store.purge(room_b)
+
+
 async def test_no_read_returns_another_rooms_data(
     graph_store: GraphStore, room_a: Scope, room_b: Scope
 ) -> None:

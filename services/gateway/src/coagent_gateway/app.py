@@ -56,6 +56,7 @@ from coagent_gateway.rooms.internal import router as internal_router
 from coagent_gateway.rooms.wiring import MembershipStores, install_membership
 from coagent_gateway.routing.a2a import router as a2a_router
 from coagent_gateway.routing.analytics import router as analytics_router
+from coagent_gateway.routing.course_graph import router as course_graph_router
 from coagent_gateway.routing.endpoints import owned_routes_router
 from coagent_gateway.service import GatewayService, ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
@@ -143,6 +144,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.state.dead_letters = dead_letters
     app.include_router(dead_letters_router)
     app.include_router(analytics_router)  # before the owned families
+    app.include_router(course_graph_router)
     app.include_router(owned_routes_router())
     app.include_router(a2a_router)  # no user session: external agents use their own token
     install_public_openapi(app, services)  # the services' operations in the gateway's document

@@ -16,6 +16,8 @@ from coagent_graphrag_ingest.model_choice import (
     summariser,
 )
 from coagent_graphrag_ingest.pipeline import RoomIngestor
+from coagent_graphrag_ingest.room_consumers import register_room_consumers
+from coagent_graphrag_ingest.rooms import RoomProjection
 from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import IngestService
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
@@ -74,6 +76,10 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         community_max_wait=cfg.community_max_wait_s,
     )
     register_consumers(broker, ingest, graph_ingest)
+    rooms = RoomProjection(
+        unit_of_work, graph_store, vector_index, graph_ingest.scheduler.exclusive
+    )
+    register_room_consumers(broker, rooms)
 
     # Passes stop before the stores they write to close.
     closers = [graph_ingest.close, graph_store.close, vector_index.close, engine.dispose]
@@ -94,6 +100,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     app.state.ingest = ingest
     app.state.graph_ingest = graph_ingest
+    app.state.rooms = rooms
     # The graph and vector ports the extraction pipeline writes through.
     app.state.graph_store = graph_store
     app.state.vector_index = vector_index

@@ -51,3 +51,22 @@ class IngestJob:
     created_at: datetime
     updated_at: datetime
     body: NewIngestJob
+
+
+@dataclass(frozen=True, slots=True)
+class RoomView:
+    """One room of the gateway's, as of its event ``changed_at`` (the room projection)."""
+
+    room_id: str
+    course_id: str
+    deleted: bool
+    changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RoomForgotten:
+    """What deleting a room removed from ingest's own tables."""
+
+    jobs: int = 0
+    sources: int = 0
+    extractions: int = 0

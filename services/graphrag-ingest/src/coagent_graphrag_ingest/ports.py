@@ -6,7 +6,14 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from coagent_graphrag_ingest.chunking import SourceRecord, TextChunk
-from coagent_graphrag_ingest.domain import IngestJob, JobStatus, NewIngestJob, SourceKind
+from coagent_graphrag_ingest.domain import (
+    IngestJob,
+    JobStatus,
+    NewIngestJob,
+    RoomForgotten,
+    RoomView,
+    SourceKind,
+)
 from coagent_graphrag_ingest.extraction import Extraction
 from coagent_kit.unit_of_work import UnitOfWorkPort
 
@@ -79,6 +86,25 @@ class ExtractionLedger(Protocol):
         ...
 
 
+class RoomRepository(Protocol):
+    """The room projection (room -> course, deleted or not), one row per room."""
+
+    async def apply(self, room: RoomView) -> RoomView:
+        """Store ``room`` unless the row is newer or the room already deleted; the row after."""
+        ...
+
+    async def get(self, room_id: str) -> RoomView | None: ...
+
+    async def is_deleted(self, room_id: str) -> bool:
+        """Whether the room is known to be deleted; holds off a concurrent ``forget_state``
+        of the room until this transaction ends, so nothing is recorded in a room as it goes."""
+        ...
+
+    async def forget_state(self, room_id: str) -> RoomForgotten:
+        """Delete the room's jobs, sources and extraction ledger."""
+        ...
+
+
 class UnitOfWork(UnitOfWorkPort, Protocol):
     """One transaction: job changes and the events they cause."""
 
@@ -94,6 +120,9 @@ class UnitOfWork(UnitOfWorkPort, Protocol):
 
     @property
     def extractions(self) -> ExtractionLedger: ...
+
+    @property
+    def rooms(self) -> RoomRepository: ...
 
 
 class Embedder(Protocol):

@@ -70,7 +70,8 @@ class IngestService:
         self._uow = unit_of_work
 
     async def record_message(self, event: MessagePostedV1) -> IngestJob | None:
-        """A job for the posted message; None when ``event`` was already recorded (redelivery)."""
+        """A job for the posted message; None when ``event`` was already recorded (redelivery)
+        or its room is deleted."""
         data = event.data
         new_job = NewIngestJob(
             room_id=data.room_id,
@@ -94,6 +95,9 @@ class IngestService:
         self, new_job: NewIngestJob, cause: Event, source: SourceRecord
     ) -> IngestJob | None:
         async with self._uow() as uow:
+            # A deleted room's partition is gone for good: its late messages are not knowledge.
+            if await uow.rooms.is_deleted(new_job.room_id):
+                return None
             job = await uow.jobs.add(new_job)
             if job is None:
                 return None

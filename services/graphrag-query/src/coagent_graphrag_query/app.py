@@ -6,10 +6,12 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from coagent_contracts.graphrag import GraphBuildRequestedV1
-from coagent_graphrag_query.adapters.extractive import ExtractiveChatModel
 from coagent_graphrag_query.adapters.graph_builds import RedisGraphBuildStore
 from coagent_graphrag_query.adapters.redis import RedisBuildStatusStore
+from coagent_graphrag_query.composer import chat_model
 from coagent_graphrag_query.consumers import register_consumers
+from coagent_graphrag_query.course_endpoints import router as course_router
+from coagent_graphrag_query.course_search import CourseSearch
 from coagent_graphrag_query.endpoints import router
 from coagent_graphrag_query.global_search import GlobalSearch
 from coagent_graphrag_query.graph_builds import GraphBuilds
@@ -37,19 +39,22 @@ def install_graph_routes(
     build_status: BuildStatusStore,
     builds: GraphBuilds | None = None,
 ) -> None:
-    """The public graph routes over these ports, answering with the offline composer.
+    """The public graph routes over these ports, answering with the composer the settings
+    choose (:func:`~coagent_graphrag_query.composer.chat_model`; offline without a key).
 
     The query embedder must be the one ingestion wrote vectors with: same class, same dimension.
     """
     embedder = FeatureHashingEmbedder(vectors.dimension)
-    model = ExtractiveChatModel()
+    model = chat_model(app.state.settings)
     retriever = Retriever(graph, vectors, embedder)
     app.state.graph_views = GraphViews(graph, build_status, builds)
     app.state.graph_builds = builds
-    app.state.search = SearchService(
-        retriever, model, GlobalSearch(graph, vectors, embedder, model)
-    )
+    global_search = GlobalSearch(graph, vectors, embedder, model)
+    app.state.search = SearchService(retriever, model, global_search)
+    # A course question is the same search over several rooms (the gateway names them).
+    app.state.course_search = CourseSearch(retriever, model, global_search)
     app.include_router(graph_router)
+    app.include_router(course_router)
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:

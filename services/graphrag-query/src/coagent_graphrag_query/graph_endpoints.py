@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from coagent_graphrag_query.graph_builds import GraphBuilds
 from coagent_graphrag_query.graph_schemas import (
@@ -20,6 +21,7 @@ from coagent_graphrag_query.graph_schemas import (
     QuestionIn,
 )
 from coagent_graphrag_query.graph_views import GraphViews
+from coagent_graphrag_query.ndjson import NDJSON, ndjson_answer, wants_ndjson
 from coagent_graphrag_query.search import SearchService
 from coagent_graphstore.core import MAX_PAGE
 from coagent_graphstore.models import Scope
@@ -86,8 +88,21 @@ async def get_communities(room_id: str, identity: Identity, views: Views) -> lis
     return await views.communities(Scope(room_id))
 
 
-@router.post("/query")
-async def ask(room_id: str, body: QuestionIn, identity: Identity, search: Search) -> AnswerRead:
-    """Answer a question from the room's conversation, citing the messages it relies on."""
+@router.post(
+    "/query",
+    response_model=AnswerRead,
+    responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
+)
+async def ask(
+    room_id: str, body: QuestionIn, identity: Identity, search: Search, request: Request
+) -> AnswerRead | StreamingResponse:
+    """Answer a question from the room's conversation, citing the messages it relies on.
+
+    With ``Accept: application/x-ndjson`` the answer is streamed: each supported claim as soon
+    as it is grounded, then the whole answer (see docs/graphrag-answers.md).
+    """
+    if wants_ndjson(request):
+        stream = search.stream(Scope(room_id), body.question, body.mode, level=body.level)
+        return await ndjson_answer(stream)
     answer = await search.ask(Scope(room_id), body.question, body.mode, level=body.level)
     return AnswerRead.of(answer)

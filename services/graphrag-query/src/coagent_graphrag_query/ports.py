@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from coagent_graphrag_query.answers import Passage
@@ -30,3 +30,10 @@ class ChatModel(Protocol):
     """
 
     async def answer(self, question: str, passages: Sequence[Passage]) -> str: ...
+
+    def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+        """The same kind of answer as text pieces, as the model writes them.
+
+        Pieces may be cut anywhere, even inside a word or a marker.
+        """
+        ...

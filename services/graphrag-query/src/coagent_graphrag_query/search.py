@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncGenerator
 from typing import Literal
 
 from coagent_graphrag_query.answers import Answer, SearchMode, ground
 from coagent_graphrag_query.global_search import GlobalSearch, GlobalSearchUnavailable
 from coagent_graphrag_query.ports import ChatModel
 from coagent_graphrag_query.retrieval import Retrieved, Retriever
+from coagent_graphrag_query.streaming import Delta, grounded_stream, replayed
 from coagent_graphstore.models import Scope
 
 __all__ = ["GlobalSearchUnavailable", "RequestedMode", "SearchService", "route"]
@@ -71,6 +73,37 @@ class SearchService:
         draft = await self._model.answer(question, found.passages)
         answer = ground(chosen, draft, found.passages)
         return Answer(answer.mode, answer.text, answer.claims, answer.cited, found.entities)
+
+    async def stream(
+        self,
+        scope: Scope,
+        question: str,
+        mode: RequestedMode = "auto",
+        *,
+        level: int | None = None,
+    ) -> AsyncGenerator[Delta | Answer, None]:
+        """Like :meth:`ask`, each kept claim as soon as it is grounded, then the answer.
+
+        Global answers are grounded in several map-reduce steps, so their claims go out together
+        once the reduce step is done.
+        """
+        chosen = mode if mode != "auto" else await self._route(scope, question)
+        if chosen == "global":
+            answer = await self.ask(scope, question, "global", level=level)
+            for delta in replayed(answer):
+                yield delta
+            yield answer
+            return
+        if chosen == "local":
+            found = await self._retriever.local(scope, question)
+        else:
+            found = await self._retriever.basic(scope, question)
+        if not found.passages:
+            yield Answer(chosen, "", (), (), found.entities)
+            return
+        pieces = self._model.stream(question, found.passages)
+        async for item in grounded_stream(chosen, pieces, found.passages, found.entities):
+            yield item
 
     async def _route(self, scope: Scope, question: str) -> SearchMode:
         # Only names and aliases the question spells out count as naming an entity: vector

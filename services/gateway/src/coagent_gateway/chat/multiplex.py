@@ -6,13 +6,20 @@ Client → server (JSON): ``{"op": "subscribe", "topic": "room:<id>" | "run:<id>
 ``{"op": "post", "topic": "room:<id>", "content": …, "client_msg_id": …?}`` (a retry with the same
 ``client_msg_id`` is stored once and answered like the first),
 ``{"op": "typing", "topic": "room:<id>"}`` (a subscribed room; rate-limited, no answer),
+``{"op": "ask", "topic": "room:<id>", "question": …, "mode": "auto" | "basic" | "local" |
+"global"?, "level": <int>?, "id": …}`` (a question about a room the caller may read;
+no subscription needed),
 ``{"op": "ping"}``. Server → client: ``{"op": "event", "topic", "data": <frame>}``,
 ``{"op": "subscribed" | "unsubscribed" | "posted" | "pong", "id", …}`` (``posted`` carries the
 message's ``seq``, ``message_id`` and ``client_msg_id``),
-``{"op": "revoked", "topic"}`` (access lost: the subscription is gone) and
-``{"op": "error", "code", "detail", "id"}``. Frames of a topic arrive in ``seq`` order, each once,
-including across a replay; ephemeral frames (``presence``, ``typing``, ``message_delta``) and
-tombstones (``message_deleted``) have no ``seq``.
+``{"op": "revoked", "topic"}`` (access lost: the subscription is gone),
+``{"op": "answer_delta", "id", "topic", "text", "citations"}`` (one grounded claim of an ``ask``,
+to the asking socket only), then ``{"op": "answer", "id", "topic", …}`` (the fields of the
+HTTP answer of ``POST /api/v1/graph/{room_id}/query``) or an ``error`` with the ask's ``id``
+(see :mod:`~coagent_gateway.chat.answers`; at most 3 asks run at once, ``too_many_asks``
+beyond) and ``{"op": "error", "code", "detail", "id"}``. Frames of a topic arrive in ``seq``
+order, each once, including across a replay; ephemeral frames (``presence``, ``typing``,
+``message_delta``) and tombstones (``message_deleted``) have no ``seq``.
 
 A ``run:<id>`` topic follows one workflow run (see :mod:`~coagent_gateway.chat.runs`): its
 ``seq`` is the event's JetStream stream sequence, ``since`` replays the events after it (without
@@ -33,6 +40,8 @@ from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from coagent_gateway.adapters.services_http import ServiceClient
+from coagent_gateway.chat.answers import Asks, question_of
 from coagent_gateway.chat.delivery import deliver_span, receive_span
 from coagent_gateway.chat.endpoints import SLOW_CONSUMER, access_check, handshake_user
 from coagent_gateway.chat.frames import event_text
@@ -74,10 +83,12 @@ class MuxSession:
         chat: ChatGateway,
         hub: RoomHub,
         runs: RunTopics | None = None,
+        services: ServiceClient | None = None,
     ) -> None:
         self._ws, self._user, self._chat, self._hub, self._runs = ws, user, chat, hub, runs
         self.outbox = Outbox()
         self._send_lock = asyncio.Lock()
+        self.asks = Asks(services, self.send)
         self._subs: dict[str, tuple[Listener, InternalIdentity]] = {}
         self._feeds: dict[str, RunFeed] = {}
         self._unwatch: dict[str, Callable[[], None]] = {}
@@ -119,6 +130,11 @@ class MuxSession:
             await self.send({"op": "unsubscribed", "topic": message.get("topic"), "id": rid})
         elif op == "typing":
             await self._typing(_room_of(message))
+        elif op == "ask":
+            room_id = _room_of(message)
+            question = question_of(room_id, message)
+            identity = await self._chat.authorize(self._user, room_id, Action.ROOM_READ)
+            self.asks.start(identity, question, rid)
         elif op == "post":
             room_id = _room_of(message)
             with receive_span(room_id, self._user.id):
@@ -279,7 +295,8 @@ class MuxSession:
         frame_sent("multiplexed")
 
     async def close(self) -> None:
-        """Drop every subscription (releasing the JetStream consumers of run topics)."""
+        """Cancel running asks and drop every subscription (releasing JetStream consumers)."""
+        await self.asks.close()
         for topic in [*self._subs, *self._feeds]:
             await self._unsubscribe(topic)
 
@@ -322,7 +339,8 @@ async def multiplexed_socket(websocket: WebSocket) -> None:
         await websocket.close(code=4000 + refusal.status, reason=refusal.detail[:120])
         return
     runs: RunTopics | None = getattr(state, "run_topics", None)
-    session = MuxSession(websocket, user, state.chat, state.room_hub, runs)
+    services: ServiceClient | None = getattr(state, "services", None)
+    session = MuxSession(websocket, user, state.chat, state.room_hub, runs, services)
     pump = asyncio.create_task(session.pump())
     connected("multiplexed")
     try:

@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 
 from coagent_contracts.envelope import uuid7
 from coagent_graphrag_ingest.chunking import SourceRecord
-from coagent_graphrag_ingest.domain import IngestJob, JobStatus, NewIngestJob, SourceKind
+from coagent_graphrag_ingest.domain import (
+    IngestJob,
+    JobStatus,
+    NewIngestJob,
+    RoomForgotten,
+    RoomView,
+    SourceKind,
+)
 from coagent_kit.unit_of_work import MemoryEventLog
 from coagent_kit.unit_of_work import MemoryUnitOfWork as KitMemoryUnitOfWork
 
@@ -22,6 +29,7 @@ class MemoryStore(MemoryEventLog):
         self.sources: dict[tuple[str, str], SourceRecord] = {}
         #: (room, delta key) -> chunk id
         self.extractions: dict[tuple[str, str], str] = {}
+        self.rooms: dict[str, RoomView] = {}
 
 
 class MemoryIngestJobRepository:
@@ -34,7 +42,7 @@ class MemoryIngestJobRepository:
 
     async def add(self, job: NewIngestJob) -> IngestJob | None:
         # Mirrors the unique constraint on source_event_id of the real table.
-        if any(j.body.source_event_id == job.source_event_id for j in self._visible()):
+        if any(j.body.source_event_id == job.source_event_id for j in self.visible()):
             return None
         now = datetime.now(UTC)
         stored = IngestJob(str(uuid7()), "pending", now, now, job)
@@ -50,7 +58,7 @@ class MemoryIngestJobRepository:
     ) -> int:
         doomed = {
             j.job_id
-            for j in self._visible()
+            for j in self.visible()
             if j.body.room_id == room_id
             and j.body.source_kind == source_kind
             and j.body.source_id in source_ids
@@ -82,7 +90,7 @@ class MemoryIngestJobRepository:
                 done.append(job)
         return sorted(done, key=lambda j: j.job_id)
 
-    def _visible(self) -> list[IngestJob]:
+    def visible(self) -> list[IngestJob]:
         return [*self._store.jobs, *self.staged]
 
 
@@ -126,6 +134,40 @@ class MemoryExtractionLedger:
                 del self._store.extractions[key]
 
 
+class MemoryRoomRepository:
+    """Stages projection rows; the jobs of a forgotten room go with the unit's commit."""
+
+    def __init__(self, store: MemoryStore, jobs: MemoryIngestJobRepository) -> None:
+        self._store = store
+        self._jobs = jobs
+        self.staged: dict[str, RoomView] = {}
+
+    async def apply(self, room: RoomView) -> RoomView:
+        current = await self.get(room.room_id)
+        # Like the real upsert: never back in time, never out of deletion.
+        if current is None or (not current.deleted and current.changed_at <= room.changed_at):
+            self.staged[room.room_id] = current = room
+        return current
+
+    async def get(self, room_id: str) -> RoomView | None:
+        return self.staged.get(room_id) or self._store.rooms.get(room_id)
+
+    async def is_deleted(self, room_id: str) -> bool:
+        room = await self.get(room_id)
+        return room is not None and room.deleted
+
+    async def forget_state(self, room_id: str) -> RoomForgotten:
+        jobs = {j.job_id for j in self._jobs.visible() if j.body.room_id == room_id}
+        self._jobs.forgotten |= jobs
+        sources = [key for key in self._store.sources if key[0] == room_id]
+        for key in sources:
+            del self._store.sources[key]
+        ledger = [key for key in self._store.extractions if key[0] == room_id]
+        for key in ledger:
+            del self._store.extractions[key]
+        return RoomForgotten(len(jobs), len(sources), len(ledger))
+
+
 class MemoryUnitOfWork(KitMemoryUnitOfWork):
     """Buffers writes and events; nothing is visible until ``commit``."""
 
@@ -137,7 +179,9 @@ class MemoryUnitOfWork(KitMemoryUnitOfWork):
         self.jobs = MemoryIngestJobRepository(self._store)
         self.sources = MemorySourceRepository(self._store)
         self.extractions = MemoryExtractionLedger(self._store)
+        self.rooms = MemoryRoomRepository(self._store, self.jobs)
 
     def apply(self) -> None:
         self._store.jobs.extend(self.jobs.staged)
         self._store.jobs[:] = [j for j in self._store.jobs if j.job_id not in self.jobs.forgotten]
+        self._store.rooms.update(self.rooms.staged)

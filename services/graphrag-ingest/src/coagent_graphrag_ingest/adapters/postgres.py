@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from coagent_contracts.envelope import uuid7
+from coagent_graphrag_ingest.adapters.postgres_rooms import PostgresRoomRepository, room_table
 from coagent_graphrag_ingest.chunking import SourceRecord
 from coagent_graphrag_ingest.domain import (
     JOB_STATUSES,
@@ -91,6 +92,10 @@ ingest_extractions = Table(
     PrimaryKeyConstraint("room_id", "extraction_key"),
     Index("ix_ingest_extractions_room_chunk", "room_id", "chunk_id"),
 )
+
+
+#: The room projection (see postgres_rooms.py).
+ingest_rooms = room_table(metadata)
 
 
 class PostgresSourceRepository:
@@ -284,3 +289,6 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         self.jobs = PostgresIngestJobRepository(session)
         self.sources = PostgresSourceRepository(session)
         self.extractions = PostgresExtractionLedger(session)
+        self.rooms = PostgresRoomRepository(
+            session, ingest_rooms, ingest_jobs, ingest_sources, ingest_extractions
+        )

@@ -6,13 +6,16 @@ question, each cited by its passage number. Deterministic: same passages, same a
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from coagent_graphrag_query.answers import Passage
 from coagent_graphstore.embedding import tokens
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+# One word with the blanks after it: the pieces a streamed draft is sent in.
+_PIECE = re.compile(r"\S+\s*")
 
 
 def sentences(text: str) -> list[str]:
@@ -37,3 +40,9 @@ class ExtractiveChatModel:
         best = sorted(scored)[: self._max]
         # Keep the chosen sentences in conversation order (passage rank, then position).
         return " ".join(s for *_, s in sorted(best, key=lambda t: (t[1], t[2])))
+
+    async def stream(self, question: str, passages: Sequence[Passage]) -> AsyncIterator[str]:
+        """The same draft as :meth:`answer`, a word at a time, like a model writing it."""
+        for piece in _PIECE.findall(await self.answer(question, passages)):
+            yield piece
+            await asyncio.sleep(0)  # let the consumer act on each piece as it comes
