@@ -8,21 +8,20 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from coagent_cli.testing import eventually, fresh_consumer
+from coagent_cli.testing import eventually
 from coagent_contracts.chat import MessagePostedV1, message_posted_subject
 from coagent_contracts.streams import CHAT
 from coagent_contracts.trigger import TriggerFiredV1, firing_key, trigger_fired_subject
-from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 from coagent_kit.broker import event_headers
-from coagent_trigger.app import create_app
 from coagent_trigger.policy_service import MESSAGE_POLICIES_CONSUMER
 from coagent_trigger.service import ROOM_ACTIVITY_CONSUMER
 from coagent_trigger.settings import TriggerSettings
+
+from .app_kit import api_client, running_app
 
 pytestmark = pytest.mark.integration
 
@@ -30,40 +29,19 @@ Posted = Callable[..., MessagePostedV1]
 DEADLINE_S = 10.0
 
 
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
-    return service_database_url("trigger")
-
-
 @pytest.fixture
 async def app(
     nats_url: str, database_url: str, settings: TriggerSettings
 ) -> AsyncIterator[FastAPI]:
-    cfg = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
-    # A previous app's fetched-but-unsettled batch would hold the ack floor for an ack wait.
-    await fresh_consumer(nats_url, CHAT.name, MESSAGE_POLICIES_CONSUMER)
-    app = create_app(cfg)
-    async with app.router.lifespan_context(app):
+    fresh = [(CHAT.name, MESSAGE_POLICIES_CONSUMER)]
+    async with running_app(settings, nats_url, database_url, fresh) as app:
         yield app
 
 
 @pytest.fixture
 async def client(app: FastAPI, settings: TriggerSettings) -> AsyncIterator[httpx.AsyncClient]:
-    secret = settings.internal_token_secret.get_secret_value()
-    token = sign_identity(secret, InternalIdentity(user_id="u1", platform_role="admin"), "trigger")
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://trigger", headers={HEADER: token}
-    ) as http:
+    async with api_client(app, settings) as http:
         yield http
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 async def publish(nc: NatsClient, event: MessagePostedV1, msg_id: str | None = None) -> None:

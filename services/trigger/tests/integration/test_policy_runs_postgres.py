@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.workflow import (
     RunCompletedData,
@@ -21,7 +21,6 @@ from coagent_contracts.workflow import (
     RunStartedData,
     RunStartedV1,
 )
-from coagent_kit.db import create_engine, session_factory
 from coagent_trigger.adapters.postgres import PostgresUnitOfWork
 from coagent_trigger.overlap import TrackedRun
 from coagent_trigger.overlap_service import OverlapService
@@ -33,23 +32,6 @@ pytestmark = pytest.mark.integration
 
 OWNER = Caller("u1", "teacher")
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("trigger")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 def _uow(sessions: async_sessionmaker[AsyncSession]) -> Callable[[], PostgresUnitOfWork]:

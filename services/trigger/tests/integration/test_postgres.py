@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.trigger import TriggerFiredData, TriggerFiredV1, firing_key
-from coagent_kit.db import create_engine, session_factory
 from coagent_trigger.adapters.postgres import (
     PostgresUnitOfWork,
     firings,
@@ -29,25 +28,6 @@ from coagent_trigger.service import ROOM_ACTIVITY_CONSUMER, TriggerService
 pytestmark = pytest.mark.integration
 
 Posted = Callable[..., MessagePostedV1]
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # A sync fixture on purpose: migrating runs its own event loop (asyncio.run), which cannot
-    # start inside the one running async fixtures.
-    return service_database_url("trigger")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

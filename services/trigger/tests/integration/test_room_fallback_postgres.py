@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.chat import MessagePostedV1
 from coagent_contracts.gateway import RoomChangedData, RoomChangedV1
-from coagent_kit.db import create_engine, session_factory
 from coagent_trigger.adapters.memory_rooms import ScriptedAccess
 from coagent_trigger.adapters.postgres import PostgresUnitOfWork, firings
 from coagent_trigger.policies import Caller
@@ -24,24 +23,6 @@ pytestmark = pytest.mark.integration
 
 Posted = Callable[..., MessagePostedV1]
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync: migrating runs its own event loop, which cannot start inside the tests' loop.
-    return service_database_url("trigger")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 def _changed(

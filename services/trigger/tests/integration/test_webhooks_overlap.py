@@ -6,16 +6,15 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
-from coagent_cli.testing import eventually, fresh_consumer
+from coagent_cli.testing import eventually
 from coagent_contracts.envelope import Event
 from coagent_contracts.streams import WORKFLOW
 from coagent_contracts.trigger import run_cancel_requested_subject, trigger_fired_subject
@@ -25,53 +24,31 @@ from coagent_contracts.workflow import (
     RunQueuedData,
     RunQueuedV1,
 )
-from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 from coagent_kit.broker import event_headers
-from coagent_trigger.app import create_app
 from coagent_trigger.hooks import sign
 from coagent_trigger.overlap_service import RUN_EVENT_CONSUMERS
 from coagent_trigger.settings import TriggerSettings
+
+from .app_kit import api_client, running_app
 
 pytestmark = pytest.mark.integration
 
 DEADLINE_S = 15.0
 
 
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("trigger")
-
-
 @pytest.fixture
 async def app(
     nats_url: str, database_url: str, settings: TriggerSettings
 ) -> AsyncIterator[FastAPI]:
-    cfg = settings.model_copy(update={"nats_url": nats_url, "database_url": database_url})
-    for durable in RUN_EVENT_CONSUMERS.values():
-        await fresh_consumer(nats_url, WORKFLOW.name, durable)
-    app = create_app(cfg)
-    async with app.router.lifespan_context(app):
+    fresh = [(WORKFLOW.name, durable) for durable in RUN_EVENT_CONSUMERS.values()]
+    async with running_app(settings, nats_url, database_url, fresh) as app:
         yield app
 
 
 @pytest.fixture
 async def client(app: FastAPI, settings: TriggerSettings) -> AsyncIterator[httpx.AsyncClient]:
-    secret = settings.internal_token_secret.get_secret_value()
-    token = sign_identity(
-        secret, InternalIdentity(user_id="u1", platform_role="teacher"), "trigger"
-    )
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://trigger", headers={HEADER: token}
-    ) as http:
+    async with api_client(app, settings, role="teacher") as http:
         yield http
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 async def stored(nc: NatsClient, subject: str) -> int:
