@@ -29,11 +29,15 @@ def messaging_lifespan(
     *,
     relay: OutboxRelay | None = None,
     on_start: Sequence[Hook] = (),
+    on_stop: Sequence[Hook] = (),
     closers: Sequence[Hook] = (),
 ) -> Lifespan:
     """Declare streams, connect the broker, start the consumer metrics and the relay, run
     ``on_start``; undo in reverse.
 
+    ``on_stop`` runs first on shutdown, while the broker is still connected and the relay still
+    relays: work that must hand its messages back (nack a held delivery) or announce something
+    does it there, since neither is possible once the broker has stopped.
     ``closers`` release the service's own clients (engines, Redis, HTTP) after the broker has
     stopped, so no handler is still using them. Every shutdown step has a deadline
     (:mod:`coagent_kit.shutdown`): an overrun is logged with what was still running, and the
@@ -57,11 +61,17 @@ def messaging_lifespan(
                 await hook()
             yield
         finally:
+            for hook in on_stop:
+                await run_step(_name(hook, "on_stop"), hook(), STEP_DEADLINE_S)
             if relay is not None:
                 await run_step("outbox_relay", relay.stop(), STEP_DEADLINE_S)
             await run_step("consumer_metrics", consumers.stop(), STEP_DEADLINE_S)
             await run_step("broker", broker.stop(), BROKER_DEADLINE_S)
             for close in closers:
-                await run_step(getattr(close, "__qualname__", "closer"), close(), STEP_DEADLINE_S)
+                await run_step(_name(close, "closer"), close(), STEP_DEADLINE_S)
 
     return lifespan
+
+
+def _name(hook: Hook, default: str) -> str:
+    return getattr(hook, "__qualname__", default)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI
 
 from coagent_graphrag_ingest.adapters.postgres import PostgresUnitOfWork, outbox
 from coagent_graphrag_ingest.community_build import CommunityBuilder
-from coagent_graphrag_ingest.consumers import register_consumers
+from coagent_graphrag_ingest.consumers import align_build_ack_wait, register_consumers
 from coagent_graphrag_ingest.endpoints import router
 from coagent_graphrag_ingest.model_choice import (
     adjudicator,
@@ -74,6 +76,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         communities=communities,
         community_quiet=cfg.community_quiet_s,
         community_max_wait=cfg.community_max_wait_s,
+        build_ack_wait_s=cfg.build_ack_wait_s,
     )
     register_consumers(broker, ingest, graph_ingest)
     rooms = RoomProjection(
@@ -81,10 +84,19 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     )
     register_room_consumers(broker, rooms)
 
-    # Passes stop before the stores they write to close.
+    # Builds are handed back while the broker can still take the hand-back; passes stop
+    # before the stores they write to close.
     closers = [graph_ingest.close, graph_store.close, vector_index.close, engine.dispose]
     lifespan = messaging_lifespan(
-        cfg, broker, relay=relay, on_start=[graph_ingest.resume], closers=closers
+        cfg,
+        broker,
+        relay=relay,
+        on_start=[
+            partial(align_build_ack_wait, cfg.nats_url, cfg.build_ack_wait_s),
+            graph_ingest.resume,
+        ],
+        on_stop=[graph_ingest.stop_builds],
+        closers=closers,
     )
 
     app = build_app(

@@ -2,20 +2,22 @@
 
 A build runs while holding its room (no pass or forgetting of the room overlaps it). Its command
 stays unacknowledged while it runs: heartbeats keep the JetStream message in flight, and it is
-acked once the build's end is announced. A process that dies mid-build stops the heartbeats, so
-the command is redelivered after one ack wait and the build runs again from the start (cheaply:
-ingest is delta-only, and only reports whose facts changed are written). Every step is announced
-as a ``GraphBuildProgressV1`` event through the outbox, numbered by ``(attempt, step)`` so the
-projection in graphrag-query ignores a late event but follows a rerun. Report progress is
-throttled (hundreds of communities do not publish hundreds of events), and a long stage is
-re-announced every ``ALIVE_EVERY_S`` so graphrag-query can tell a live build from a lost one.
+acked once the build's end is announced. A process stopped on purpose cancels its builds while
+still connected and hands each command back for another process to take within seconds; one
+that dies mid-build stops the heartbeats, so the command is redelivered after one ack wait.
+Either way the build runs again from the start, cheaply: ingest is delta-only, and every report
+is stored as soon as it is written, so only reports not yet stored are written again. Every
+step is announced as a ``GraphBuildProgressV1`` event through the outbox, numbered by
+``(attempt, step)`` so the projection in graphrag-query ignores a late event but follows a
+rerun. Report progress is throttled (hundreds of communities do not publish hundreds of
+events), and a long stage is re-announced every ``ALIVE_EVERY_S`` so graphrag-query can tell a
+live build from a lost one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import suppress
 
 from coagent_contracts.graphrag import (
     GraphBuildProgressData,
@@ -31,8 +33,9 @@ from coagent_kit.logging import get_logger
 log = get_logger(__name__)
 
 BUILDS_CONSUMER = "graphrag-ingest-builds"
-#: Ack wait of the builds consumer: a dead process's build is redelivered this long after its
-#: last heartbeat. Heartbeats go out three times per ack wait.
+#: Default ack wait of the builds consumer (``GRAPHRAG_INGEST_BUILD_ACK_WAIT_S``): a dead
+#: process's build is redelivered this long after its last heartbeat. Heartbeats go out three
+#: times per ack wait.
 BUILD_ACK_WAIT_S = 30.0
 #: Deliveries of one build command: a build that takes its process down this often is given up
 #: (graphrag-query's stale rule then shows it failed).
@@ -44,6 +47,11 @@ PROGRESS_EVERY_S = 1.0
 ALIVE_EVERY_S = 30.0
 #: A command the build could not even announce the end of is redelivered after this long.
 RETRY_AFTER_S = 30.0
+#: A stopping process hands its build commands back to be redelivered after this long. At once
+#: would deliver them to this process's own pull requests, still open for up to a second, where
+#: they would sit unhandled until the ack wait; this long, the process has stopped fetching and
+#: another one takes them. Short against any ack wait.
+STOPPING_HANDBACK_S = 2.0
 MAX_ERROR = 1000
 
 
@@ -136,7 +144,9 @@ class HeldCommand:
         except Exception as exc:  # unacked, it comes back and is acked as already ended
             log.warning("graph_build_unsettled", error=f"{type(exc).__name__}: {exc}")
 
-    async def release(self) -> None:
-        """The process is stopping: hand the command back at once (if still connected)."""
-        with suppress(Exception):
-            await asyncio.wait_for(self.delivery.nack(), 2.0)
+    async def release(self, delay: float = STOPPING_HANDBACK_S) -> None:
+        """The process is stopping: hand the command back for another process."""
+        try:
+            await asyncio.wait_for(self.delivery.nack(delay), 2.0)
+        except Exception as exc:  # not handed back: it comes back after the ack wait instead
+            log.warning("graph_build_not_handed_back", error=f"{type(exc).__name__}: {exc}")

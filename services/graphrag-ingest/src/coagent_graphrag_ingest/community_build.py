@@ -6,6 +6,13 @@ whose report input changed get a new report: a refresh of an unchanged room make
 The communities counted in the refresh's result are exactly the ones stored. Reports and their
 vectors cite every source their input held, so forgetting a source drops them at once; the next
 refresh writes them again without it.
+
+A refresh stores as it goes: the new partition first (each community showing the report it had
+until its new one is written), then each report the moment it is written, then the final set
+(reports that could not be written again dropped). A refresh cut short (a stopped or killed
+build) therefore keeps every report it wrote, and its rerun finds them by their fingerprint and
+writes only the rest. Each store is a whole-set replace, so readers never see two partitions
+mixed.
 """
 
 from __future__ import annotations
@@ -86,22 +93,24 @@ class CommunityBuilder:
         inputs = self._inputs(fresh, entities, relations)
         prints = {cid: fingerprint(self._reporter.version, i) for cid, i in inputs.items()}
         todo = [c for c in fresh if _stale(old.get(c.id), prints[c.id])]
-        written, failed = await self._write_reports(room_id, todo, inputs, prints, progress)
+        # The new partition goes in first, each community keeping the report it had; every
+        # report written then replaces its community's at once, so a crash loses none.
+        stored = _StoredSet(self._graph, self._vectors, self._embedder, scope, previous)
+        await stored.swap([replace(c, report=_previous_report(old.get(c.id))) for c in fresh])
+        written, failed = await self._write_reports(room_id, todo, inputs, prints, progress, stored)
+        # Reports that could not be written again are dropped rather than left stale.
         result = [
             replace(c, report=written.get(c.id) or _kept(old.get(c.id), prints[c.id]))
             for c in fresh
         ]
-        changed = {c.id: c for c in result} != old or bool(written)
-        if changed:
-            await self._graph.replace_communities(scope, result)
-            await self._sync_vectors(scope, previous, result, written)
+        await stored.swap(result)
         return RefreshReport(
             communities=len(result),
             levels=len({c.level for c in result}),
             reports_written=len(written),
             reports_kept=sum(1 for c in result if c.report) - len(written),
             failed=tuple(failed),
-            changed=changed,
+            changed=stored.changed,
         )
 
     def _inputs(
@@ -129,6 +138,7 @@ class CommunityBuilder:
         inputs: dict[str, ReportInput],
         prints: dict[str, str],
         progress: Progress,
+        stored: _StoredSet,
     ) -> tuple[dict[str, CommunityReport], list[str]]:
         written: dict[str, CommunityReport] = {}
         failed: list[str] = []
@@ -146,7 +156,9 @@ class CommunityBuilder:
                             community_id=community.id, error=str(exc))  # fmt: skip
                 failed.append(f"{community.id}: {exc}")
                 continue
-            written[community.id] = finish(draft, facts, prints[community.id], artifacts)
+            report = finish(draft, facts, prints[community.id], artifacts)
+            await stored.put_report(community.id, report)
+            written[community.id] = report
         await progress("reports", len(todo), len(todo))
         return written, failed
 
@@ -168,27 +180,53 @@ class CommunityBuilder:
         unique = {e.key: e for e in entities}
         return [unique[k] for k in sorted(unique)], canonical_relations(relations)
 
-    async def _sync_vectors(
+
+class _StoredSet:
+    """The room's stored community set while a refresh changes it, one whole set per write.
+
+    Every write replaces the whole set (``replace_communities``), so a reader sees either the
+    previous partition or the new one, never a mix of both. A report's vector is stored before
+    the report itself: a report found stored on a rerun always has its vector, and a vector
+    whose report is not stored yet is replaced when the report is written again.
+    """
+
+    def __init__(
         self,
+        graph: GraphStore,
+        vectors: VectorIndex,
+        embedder: Embedder,
         scope: Scope,
         previous: Sequence[Community],
-        result: Sequence[Community],
-        written: dict[str, CommunityReport],
     ) -> None:
-        reported = {c.id for c in result if c.report}
-        gone = [c.id for c in previous if c.id not in reported]
-        if gone:
-            await self._vectors.delete(scope, "community", gone)
-        if not written:
+        self._graph, self._vectors, self._embedder = graph, vectors, embedder
+        self._scope = scope
+        self._current = {c.id: c for c in previous}
+        self._initial = dict(self._current)
+
+    @property
+    def changed(self) -> bool:
+        return self._current != self._initial
+
+    async def swap(self, communities: Sequence[Community]) -> None:
+        """Make ``communities`` the stored set (nothing is written when it already is)."""
+        wanted = {c.id: c for c in communities}
+        if wanted == self._current:
             return
-        ids = sorted(written)
-        texts = [report_text(written[i]) for i in ids]
-        vectors = self._embedder.embed(texts)
-        await self._vectors.upsert(
-            scope,
-            [VectorItem(i, "community", tuple(v), written[i].source_ids, t)
-             for i, v, t in zip(ids, vectors, texts, strict=True)],
-        )  # fmt: skip
+        reported = {cid for cid, c in wanted.items() if c.report}
+        gone = [cid for cid, c in self._current.items() if c.report and cid not in reported]
+        if gone:  # before the swap: a vector never outlives its report
+            await self._vectors.delete(self._scope, "community", gone)
+        await self._graph.replace_communities(self._scope, list(wanted.values()))
+        self._current = wanted
+
+    async def put_report(self, community_id: str, report: CommunityReport) -> None:
+        """Store one new report (and its vector) on its community of the stored set."""
+        text = report_text(report)
+        (vector,) = self._embedder.embed([text])
+        item = VectorItem(community_id, "community", tuple(vector), report.source_ids, text)
+        await self._vectors.upsert(self._scope, [item])
+        community = replace(self._current[community_id], report=report)
+        await self.swap(list({**self._current, community_id: community}.values()))
 
 
 def _stale(old: Community | None, print_: str) -> bool:
@@ -197,3 +235,8 @@ def _stale(old: Community | None, print_: str) -> bool:
 
 def _kept(old: Community | None, print_: str) -> CommunityReport | None:
     return None if old is None or _stale(old, print_) else old.report
+
+
+def _previous_report(old: Community | None) -> CommunityReport | None:
+    """What a community shows while its new report is written: the one it had, if any."""
+    return old.report if old is not None else None

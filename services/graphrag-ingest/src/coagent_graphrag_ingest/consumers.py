@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import nats
 from faststream.nats import NatsBroker
+from nats.js.errors import NotFoundError
 
 from coagent_contracts.chat import (
     ArtifactChangedV1,
@@ -11,6 +13,7 @@ from coagent_contracts.chat import (
     MessagesErasedV1,
 )
 from coagent_contracts.graphrag import GraphBuildRequestedV1
+from coagent_contracts.streams import GRAPHRAG
 from coagent_graphrag_ingest.builds import BUILD_MAX_DELIVER, BUILDS_CONSUMER
 from coagent_graphrag_ingest.runtime import GraphIngest
 from coagent_graphrag_ingest.service import (
@@ -101,3 +104,27 @@ def register_consumers(
     subscribe_event(broker, ArtifactChangedV1, ARTIFACTS_CONSUMER, on_artifact_changed)
     subscribe_event(broker, ArtifactDeletedV1, ARTIFACT_DELETIONS_CONSUMER, on_artifact_deleted)
     subscribe_event(broker, MessagesErasedV1, ERASURES_CONSUMER, on_messages_erased)
+
+
+async def align_build_ack_wait(nats_url: str, ack_wait_s: float) -> None:
+    """Give the builds consumer the configured ack wait if it was created under another one.
+
+    An existing durable consumer is bound as it is, whatever config the subscriber names: after a
+    change of ``GRAPHRAG_INGEST_BUILD_ACK_WAIT_S`` the server would keep the old ack wait, and
+    heartbeats every third of the new one could fall outside it (a longer setting) or a dead
+    process's builds wait longer than configured (a shorter one). The ack wait is editable in
+    place; nothing else of the consumer changes.
+    """
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        try:
+            info = await js.consumer_info(GRAPHRAG.name, BUILDS_CONSUMER)
+        except NotFoundError:  # created by the subscriber once the broker starts
+            return
+        if info.config.ack_wait == ack_wait_s:
+            return
+        await js.add_consumer(GRAPHRAG.name, info.config.evolve(ack_wait=ack_wait_s))
+        log.info("build_ack_wait_changed", was_s=info.config.ack_wait, now_s=ack_wait_s)
+    finally:
+        await nc.close()

@@ -36,7 +36,7 @@ class GraphIngest:
         communities: CommunityBuilder | None = None,
         community_quiet: float = 10.0,
         community_max_wait: float = 120.0,
-        build_ack_wait_s: float | None = None,
+        build_ack_wait_s: float = builds.BUILD_ACK_WAIT_S,
     ) -> None:
         self._ingestor = ingestor
         self._uow = unit_of_work
@@ -52,9 +52,10 @@ class GraphIngest:
         #: The latest community refresh of each room in this process.
         self.refreshes: dict[str, RefreshReport] = {}
         #: The builds consumer's ack wait; the held commands heartbeat well inside it.
-        self.build_ack_wait_s = build_ack_wait_s or builds.BUILD_ACK_WAIT_S
+        self.build_ack_wait_s = build_ack_wait_s
         self._builds: dict[str, tuple[asyncio.Task[None], HeldCommand]] = {}
         self._ended_builds: dict[str, None] = {}
+        self._stopping = False
 
     async def resume(self) -> None:
         """Schedule every room whose jobs a stopped process left pending (debounce is in memory)."""
@@ -93,6 +94,9 @@ class GraphIngest:
         acked at once. Builds of one room run one after the other (each holds the room).
         """
         held = HeldCommand(delivery or Delivery(), self.build_ack_wait_s)
+        if self._stopping:  # this process is going: leave the build to one that stays
+            await held.release()
+            return False
         if build_id in self._builds:
             self._builds[build_id][1].adopt(held.delivery)
             return False
@@ -110,13 +114,28 @@ class GraphIngest:
             tasks = [task for task, _ in self._builds.values()]
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def close(self) -> None:
-        tasks = [task for task, _ in self._builds.values()]
-        for task in tasks:
+    async def stop_builds(self) -> None:
+        """Cancel the running builds, each handing its command back, and take no more.
+
+        Run while the broker is still connected (before it stops), so that the hand-backs
+        reach JetStream and another process takes the builds over within seconds instead of
+        after the ack wait. Whatever a build stored before it stopped is kept, so its rerun
+        resumes.
+        """
+        self._stopping = True
+        running = list(self._builds.values())
+        for task, _ in running:
             task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        for task, held in running:
+            await asyncio.wait([task])  # its outcome is the build's to log
+            # Released here, not in the build: a build cancelled before it began runs no code.
+            if task.cancelled():
+                await held.release()
+        if running:
+            log.info("graph_builds_handed_back", builds=len(running))
+
+    async def close(self) -> None:
+        await self.stop_builds()
         await self.community_scheduler.close()
         await self.scheduler.close()
 
@@ -125,9 +144,6 @@ class GraphIngest:
         alive = asyncio.create_task(held.keep_alive(progress), name=f"build-alive:{build_id}")
         try:
             ended = await self._run_build(progress)
-        except asyncio.CancelledError:
-            await held.release()  # stopping mid-build: another process may take it over now
-            raise
         finally:
             alive.cancel()
             with suppress(asyncio.CancelledError):

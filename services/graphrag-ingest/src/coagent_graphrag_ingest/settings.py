@@ -54,6 +54,9 @@ class GraphragIngestSettings(GraphStoreSettings):
     community_max_cluster_size: int = Field(default=10, ge=2, le=10_000)
     #: Characters of facts one community report is written from (~4 per token).
     report_chars: int = Field(default=6000, ge=500, le=100_000)
+    #: Ack wait of the build commands: a build whose process died is taken over this long after
+    #: its last heartbeat (heartbeats go out every third of it).
+    build_ack_wait_s: float = Field(default=30.0, ge=1.0, le=3600.0)
 
     @model_validator(mode="after")
     def _debounce_is_consistent(self) -> Self:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import nats
@@ -22,9 +23,8 @@ from coagent_contracts.graphrag import (
     graph_build_progress_subject,
 )
 from coagent_contracts.streams import CHAT, GRAPHRAG
-from coagent_graphrag_ingest import builds
 from coagent_graphrag_ingest.app import create_app
-from coagent_graphrag_ingest.builds import BUILDS_CONSUMER
+from coagent_graphrag_ingest.builds import BUILD_MAX_DELIVER, BUILDS_CONSUMER, HeldCommand
 from coagent_graphrag_ingest.reports import OfflineReporter, ReportDraft, ReportInput
 from coagent_graphrag_ingest.service import MESSAGES_CONSUMER
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
@@ -32,6 +32,9 @@ from coagent_graphstore.models import Scope
 from coagent_graphstore.ports import GraphStore
 
 pytestmark = pytest.mark.integration
+
+#: An ack wait no test waits out: a build taken over in time was handed back.
+LONG_ACK_WAIT_S = 120.0
 
 
 @pytest.fixture
@@ -148,49 +151,65 @@ async def test_a_build_command_builds_communities_and_reports_progress(
 
 
 class GatedReporter(OfflineReporter):
-    """Offline reports that wait for ``gate``: a build stuck in its reports stage."""
+    """Offline reports, each past the first ``let_through`` waiting for ``gate``: a build stuck in
+    its reports stage."""
 
-    def __init__(self) -> None:
+    def __init__(self, let_through: int = 0) -> None:
         self.gate = asyncio.Event()
+        self.let_through = let_through
         self.calls = 0
 
     async def report(self, facts: ReportInput) -> ReportDraft:
         self.calls += 1
-        await self.gate.wait()
+        if self.calls > self.let_through:
+            await self.gate.wait()
         return await super().report(facts)
 
 
-async def test_a_build_whose_process_stops_mid_build_is_finished_by_the_next_one(
+def at_stage(
+    js: JetStreamContext, room_id: str, stage: str, attempt: Callable[[int], bool]
+) -> Callable[[], Awaitable[list[GraphBuildProgressV1] | None]]:
+    """A probe for ``eventually``: the build's events once its latest is ``stage`` of a matching
+    attempt."""
+
+    async def probe() -> list[GraphBuildProgressV1] | None:
+        events = await progress(js, room_id)
+        last = events[-1].data if events else None
+        return events if last and last.stage == stage and attempt(last.attempt) else None
+
+    return probe
+
+
+async def test_a_build_whose_process_dies_mid_build_is_finished_after_the_ack_wait(
     nats_url: str,
     settings: GraphragIngestSettings,
     js: JetStreamContext,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # A short ack wait: the stopped process's command comes back within seconds.
-    monkeypatch.setattr(builds, "BUILD_ACK_WAIT_S", 3.0)
+    # A short ack wait: the dead process's command comes back within seconds.
+    settings = settings.model_copy(update={"build_ack_wait_s": 3.0})
     reporter = GatedReporter()
     monkeypatch.setattr("coagent_graphrag_ingest.app.reporter", lambda _: reporter)
+    # A killed process hands nothing back: only the ack wait brings its command back.
+    monkeypatch.setattr(HeldCommand, "release", _hand_nothing_back)
     await fresh_consumer(nats_url, CHAT.name, MESSAGES_CONSUMER)
     await fresh_consumer(nats_url, GRAPHRAG.name, BUILDS_CONSUMER)
     room_id = f"room-{uuid.uuid4().hex[:12]}"
-
-    async def at(stage: str, attempt: int) -> list[GraphBuildProgressV1] | None:
-        events = await progress(js, room_id)
-        last = events[-1].data if events else None
-        return events if last and (last.stage, last.attempt) == (stage, attempt) else None
 
     first = create_app(settings)
     async with first.router.lifespan_context(first):
         await post_room(first, js, room_id)
         command = await request_build(js, room_id)
-        await eventually(lambda: at("reports", 1), "first run writing reports", 30.0)
+        await eventually(at_stage(js, room_id, "reports", lambda a: a == 1), "reports", 30.0)
         extracted = first.state.graph_ingest.reports[room_id].extracted
     # The first process is gone mid-build, its command unacknowledged.
     reporter.gate.set()
     calls_before = reporter.calls
     second = create_app(settings)
     async with second.router.lifespan_context(second):
-        events = await eventually(lambda: at("done", 2), "rerun finished", 30.0)
+        events = await eventually(
+            at_stage(js, room_id, "done", lambda a: a == 2), "rerun finished", 30.0
+        )
         rerun = second.state.graph_ingest.reports[room_id]
 
     first_run = [e.data for e in events if e.data.attempt == 1]
@@ -203,3 +222,73 @@ async def test_a_build_whose_process_stops_mid_build_is_finished_by_the_next_one
     assert extracted > 0
     assert rerun.extracted == 0
     assert second_run[-1].reports_written == reporter.calls - calls_before > 0
+
+
+async def _hand_nothing_back(self: HeldCommand, delay: float | None = None) -> None:
+    return None
+
+
+async def test_a_stopped_process_hands_its_build_over_in_seconds_and_the_rerun_keeps_its_reports(
+    nats_url: str,
+    settings: GraphragIngestSettings,
+    js: JetStreamContext,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An ack wait far longer than the test may take: only the hand-back can bring it back.
+    settings = settings.model_copy(update={"build_ack_wait_s": LONG_ACK_WAIT_S})
+    reporter = GatedReporter(let_through=1)  # the first report is stored, the second hangs
+    monkeypatch.setattr("coagent_graphrag_ingest.app.reporter", lambda _: reporter)
+    await fresh_consumer(nats_url, CHAT.name, MESSAGES_CONSUMER)
+    await fresh_consumer(nats_url, GRAPHRAG.name, BUILDS_CONSUMER)
+    room_id = f"room-{uuid.uuid4().hex[:12]}"
+
+    first = create_app(settings)
+    async with first.router.lifespan_context(first):
+        consumer = await js.consumer_info(GRAPHRAG.name, BUILDS_CONSUMER)
+        assert consumer.config.ack_wait == LONG_ACK_WAIT_S
+        await post_room(first, js, room_id)
+        command = await request_build(js, room_id)
+        await eventually(lambda: holds(lambda: reporter.calls == 2), "second report", 30.0)
+        graph: GraphStore = first.state.graph_store
+        stored = [c for c in await graph.communities(Scope(room_id)) if c.report]
+    stopped = time.monotonic()
+    assert len(stored) == 1  # the report written before the stop is already stored
+    reporter.gate.set()
+    calls_before = reporter.calls
+    second = create_app(settings)
+    async with second.router.lifespan_context(second):
+        events = await eventually(
+            at_stage(js, room_id, "done", lambda a: a > 1), "rerun finished", 30.0
+        )
+        taken_over_after = time.monotonic() - stopped
+        communities = await second.state.graph_store.communities(Scope(room_id))
+
+    assert taken_over_after < LONG_ACK_WAIT_S / 2
+    rerun = [e.data for e in events if e.data.attempt == events[-1].data.attempt]
+    assert {e.data.build_id for e in events} == {command.data.build_id}
+    assert (rerun[-1].status, rerun[-1].error) == ("succeeded", None)
+    # The rerun wrote only the reports the first run had not stored.
+    assert len(communities) >= 2
+    assert all(c.report is not None for c in communities)
+    assert reporter.calls - calls_before == len(communities) - 1 == rerun[-1].reports_written
+
+
+async def test_a_builds_consumer_made_under_another_ack_wait_gets_the_configured_one(
+    nats_url: str, settings: GraphragIngestSettings, js: JetStreamContext
+) -> None:
+    await fresh_consumer(nats_url, GRAPHRAG.name, BUILDS_CONSUMER)
+    earlier = create_app(settings)  # the default ack wait
+    async with earlier.router.lifespan_context(earlier):
+        info = await js.consumer_info(GRAPHRAG.name, BUILDS_CONSUMER)
+        assert info.config.ack_wait == 30.0
+
+    changed = create_app(settings.model_copy(update={"build_ack_wait_s": 45.0}))
+    async with changed.router.lifespan_context(changed):
+        info = await js.consumer_info(GRAPHRAG.name, BUILDS_CONSUMER)
+
+    assert info.config.ack_wait == 45.0
+    assert info.config.max_deliver == BUILD_MAX_DELIVER  # nothing else changed
+
+
+async def holds(condition: Callable[[], bool]) -> bool:
+    return condition()

@@ -129,7 +129,7 @@ async def test_stopping_mid_build_hands_the_command_back_without_an_end() -> Non
         await eventually(lambda: holds(lambda: len(progress(store)) == 1), "queued", 10.0)
         await ingest.close()
 
-    assert delivery.calls == ["nack:None"]
+    assert delivery.calls == [f"nack:{builds.STOPPING_HANDBACK_S}"]
     assert [e.data.stage for e in progress(store)] == ["queued"]
 
 
@@ -144,4 +144,36 @@ async def test_a_build_whose_end_cannot_be_announced_is_retried_later() -> None:
 
     assert delivery.calls == [f"nack:{builds.RETRY_AFTER_S}"]
     assert await ingest.build("r1", "b-1", FakeDelivery(2))  # not taken as ended: runs again
+    await ingest.close()
+
+
+async def test_a_stopping_process_hands_new_build_commands_back_for_another_process() -> None:
+    store, graph = MemoryStore(), MemoryGraphStore()
+    await record_room(store)
+    ingest = runtime(store, graph)
+    running, arriving = FakeDelivery(), FakeDelivery(2)
+
+    async with ingest.scheduler.exclusive("r1"):
+        await ingest.build("r1", "b-1", running)
+        await eventually(lambda: holds(lambda: len(progress(store)) == 1), "queued", 10.0)
+        await ingest.stop_builds()
+        # Its own hand-back (or another build) reaching it while it stops is passed on.
+        assert not await ingest.build("r1", "b-1", arriving)
+
+    assert running.calls == [f"nack:{builds.STOPPING_HANDBACK_S}"]
+    assert arriving.calls == [f"nack:{builds.STOPPING_HANDBACK_S}"]
+    assert [e.data.stage for e in progress(store)] == ["queued"]
+    await ingest.close()
+
+
+async def test_a_build_stopped_before_it_began_hands_its_command_back_too() -> None:
+    store, graph = MemoryStore(), MemoryGraphStore()
+    ingest = runtime(store, graph)
+    delivery = FakeDelivery()
+
+    await ingest.build("r1", "b-1", delivery)
+    await ingest.stop_builds()  # the build task never got to run
+
+    assert delivery.calls == [f"nack:{builds.STOPPING_HANDBACK_S}"]
+    assert progress(store) == []
     await ingest.close()

@@ -3,6 +3,8 @@ changed, citing messages and artifacts, and gone with a forgotten source."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from coagent_graphrag_ingest.adapters.memory import MemoryStore, MemoryUnitOfWork
@@ -12,6 +14,7 @@ from coagent_graphrag_ingest.reports import (
     DraftFinding,
     OfflineReporter,
     ReportDraft,
+    Reporter,
     ReportInput,
     fingerprint,
     finish,
@@ -48,14 +51,17 @@ class CountingReporter:
 
 
 class Room:
-    def __init__(self) -> None:
+    def __init__(self, graph: MemoryGraphStore | None = None) -> None:
         self.store = MemoryStore()
-        self.graph = MemoryGraphStore()
+        self.graph = graph or MemoryGraphStore()
         self.vectors = MemoryVectorIndex(DIMENSION)
         self.reporter = CountingReporter()
-        self.builder = CommunityBuilder(
+        self.builder = self.builder_with(self.reporter)
+
+    def builder_with(self, reporter: Reporter) -> CommunityBuilder:
+        return CommunityBuilder(
             lambda: MemoryUnitOfWork(self.store), self.graph, self.vectors,
-            FeatureHashingEmbedder(DIMENSION), self.reporter, max_cluster_size=3,
+            FeatureHashingEmbedder(DIMENSION), reporter, max_cluster_size=3,
         )  # fmt: skip
 
     async def say(self, source: str, a: str, b: str, text: str) -> None:
@@ -71,7 +77,10 @@ class Room:
 
 @pytest.fixture
 async def room() -> Room:
-    r = Room()
+    return await populated(Room())
+
+
+async def populated(r: Room) -> Room:
     # Two topics joined by nothing: databases (four entities) and the demo (three).
     await r.say("m1", "PostgreSQL", "Alembic", "Alembic migrates PostgreSQL.")
     await r.say("m2", "PostgreSQL", "Indexes", "Indexes speed up PostgreSQL.")
@@ -139,6 +148,88 @@ async def test_a_forgotten_source_leaves_no_report_citing_it(room: Room) -> None
         assert community.report is not None
         assert "m5" not in community.report.source_ids
         assert all("m5" not in f.message_ids for f in community.report.findings)
+
+
+class Crash(BaseException):
+    """The process going away mid-report: like a cancelled task, no ``except Exception`` stops
+    it."""
+
+
+class CrashingReporter(CountingReporter):
+    def __init__(self, crash_on_call: int) -> None:
+        super().__init__()
+        self.crash_on_call = crash_on_call
+
+    async def report(self, facts: ReportInput) -> ReportDraft:
+        if len(self.calls) + 1 == self.crash_on_call:
+            raise Crash
+        return await super().report(facts)
+
+
+class RecordingGraph(MemoryGraphStore):
+    """Keeps every community set stored, as a reader could have seen it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: list[list[Community]] = []
+
+    async def replace_communities(self, scope: Scope, communities: Sequence[Community]) -> None:
+        self.stored.append(list(communities))
+        await super().replace_communities(scope, communities)
+
+
+def shape(communities: Sequence[Community]) -> set[tuple[str, int, tuple[str, ...], str | None]]:
+    return {(c.id, c.level, c.members, c.parent_id) for c in communities}
+
+
+async def test_a_refresh_cut_short_keeps_its_reports_and_the_rerun_writes_only_the_rest(
+    room: Room,
+) -> None:
+    crashing = CrashingReporter(crash_on_call=3)
+    with pytest.raises(Crash):
+        await room.builder_with(crashing).refresh(ROOM)
+
+    stored = {cid for cid, c in (await room.communities()).items() if c.report}
+    assert stored == set(crashing.calls)
+    assert len(stored) == 2
+    hits = await room.vectors.search(SCOPE, [1.0] * DIMENSION, k=50, kinds=["community"])
+    assert {h.id for h in hits} == stored  # each stored report came with its vector
+
+    rerun = await room.builder.refresh(ROOM)
+
+    communities = await room.communities()
+    assert all(c.report for c in communities.values())
+    # Only the reports the cut-short refresh had not stored cost a call.
+    assert sorted(room.reporter.calls) == sorted(set(communities) - stored)
+    assert (rerun.reports_written, rerun.reports_kept) == (len(communities) - 2, 2)
+    hits = await room.vectors.search(SCOPE, [1.0] * DIMENSION, k=50, kinds=["community"])
+    assert {h.id for h in hits} == set(communities)
+
+
+async def test_readers_see_one_partition_at_a_time_while_reports_are_stored_one_by_one() -> None:
+    graph = RecordingGraph()
+    room = await populated(Room(graph))
+    await room.builder.refresh(ROOM)
+    before = await room.communities()
+    graph.stored.clear()
+
+    await room.say("m7", "Demo", "Friday", "The demo moved to Friday morning.")
+    await room.say("m8", "Lunch", "Pizza", "Lunch is pizza.")
+    result = await room.builder.refresh(ROOM)
+
+    after = await room.communities()
+    assert shape(after.values()) != shape(before.values())  # a new partition
+    new_reports = {cid for cid, c in after.items() if c.report != before.get(cid, c).report}
+    new_reports |= set(after) - set(before)
+    assert len(new_reports) == result.reports_written >= 2
+    # The new partition first, then one store per new report, each showing one report more.
+    assert len(graph.stored) == 1 + result.reports_written
+    for n, seen in enumerate(graph.stored):
+        assert shape(seen) == shape(after.values())
+        fresh = {c.id for c in seen if c.report and c.report == after[c.id].report} & new_reports
+        assert len(fresh) == n
+        for c in seen:  # every report shown is either the one it had or its new one
+            assert c.report in (before[c.id].report if c.id in before else None, after[c.id].report)
 
 
 def test_findings_citing_no_known_fact_are_dropped() -> None:

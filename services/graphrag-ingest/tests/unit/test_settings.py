@@ -48,3 +48,12 @@ def test_debounce_and_model_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_max_wait_shorter_than_the_quiet_window_is_refused() -> None:
     with pytest.raises(ValueError, match="DEBOUNCE_MAX_WAIT_S"):
         GraphragIngestSettings(debounce_quiet_s=10, debounce_max_wait_s=1)
+
+
+def test_the_build_ack_wait_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert GraphragIngestSettings().build_ack_wait_s == 30.0
+    monkeypatch.setenv("GRAPHRAG_INGEST_BUILD_ACK_WAIT_S", "90")
+    assert GraphragIngestSettings().build_ack_wait_s == 90.0
+    monkeypatch.setenv("GRAPHRAG_INGEST_BUILD_ACK_WAIT_S", "0.5")
+    with pytest.raises(ValueError, match="build_ack_wait_s"):
+        GraphragIngestSettings()

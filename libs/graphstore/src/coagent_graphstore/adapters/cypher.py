@@ -113,8 +113,12 @@ CHUNKS_CITING = """
 MATCH (c:Chunk {room: $room}) WHERE any(s IN c.source_ids WHERE s IN $sources) RETURN c.id"""
 DROP_CHUNKS = "UNWIND $ids AS i MATCH (c:Chunk {room: $room, id: i}) DELETE c"
 
-DROP_COMMUNITIES = "MATCH (c:Community {room: $room}) DELETE c"
-PUT_COMMUNITIES = """
+# One statement, so a reader sees the old set or the new one, never none or a part of either.
+REPLACE_COMMUNITIES = """
+OPTIONAL MATCH (old:Community {room: $room})
+WITH collect(old) AS olds
+FOREACH (o IN olds | DELETE o)
+WITH 1 AS one
 UNWIND $rows AS row
 CREATE (:Community {room: $room, id: row.id, level: row.level, members: row.members,
                     parent_id: row.parent_id, report: row.report,
@@ -331,15 +335,13 @@ class CypherGraphStore(RecordGraphStore):
             await self._put_chunks(scope, renamed)
 
     async def _put_communities(self, scope: Scope, communities: Sequence[Community]) -> None:
-        await self._write(scope, DROP_COMMUNITIES)
         rows = [
             {"id": c.id, "level": c.level, "members": list(c.members), "parent_id": c.parent_id,
              "report": _report_json(c.report),
              "report_sources": list(c.report.source_ids) if c.report else []}
             for c in communities
         ]  # fmt: skip
-        if rows:
-            await self._write(scope, PUT_COMMUNITIES, rows=rows)
+        await self._write(scope, REPLACE_COMMUNITIES, rows=rows)
 
     async def _get_communities(self, scope: Scope, level: int | None) -> list[Community]:
         return [_community(r) for r in await self._read(scope, GET_COMMUNITIES, level=level)]
