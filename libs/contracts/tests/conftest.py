@@ -56,6 +56,8 @@ from coagent_contracts import (
     TriggerRunCancelRequestedV1,
     UserCreatedData,
     UserCreatedV1,
+    UserForgottenData,
+    UserForgottenV1,
     firing_key,
 )
 
@@ -88,6 +90,10 @@ SAMPLES: dict[type[Event], Callable[[], Event]] = {
         data=UserCreatedData(
             user_id=USER_ID, email="ada@example.org", username="ada", platform_role="teacher"
         ),
+    ),
+    UserForgottenV1: lambda: UserForgottenV1(
+        **_envelope("gateway"),
+        data=UserForgottenData(user_id=USER_ID, forgotten_by=AGENT_ID),
     ),
     MembershipChangedV1: lambda: MembershipChangedV1(
         **_envelope("gateway"),

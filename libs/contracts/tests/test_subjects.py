@@ -39,13 +39,15 @@ from coagent_contracts.streams import (
 from coagent_contracts.trigger import DUE_FILTER, SCHEDULE_FILTER
 from coagent_contracts.workflow import run_filter
 
+# Past participles that do not end in "ed"; each one is a deliberate, reviewed exception.
+IRREGULAR_VERBS = ("forgotten",)
 # <context>.<entity>.<id>.<…noun>.<past-tense-verb>.v<major>
 GRAMMAR = re.compile(
     r"^(gateway|chat|workflow|trigger|graphrag)"
     r"\.[a-z][a-z_]*"
     r"\.[^.*>\s]+"
     r"(\.[a-z][a-z_]*)*"
-    r"\.[a-z][a-z_]*ed"
+    r"\.([a-z][a-z_]*ed|" + "|".join(IRREGULAR_VERBS) + ")"
     r"\.v[1-9][0-9]*$"
 )
 GIB = 1024**3

@@ -43,6 +43,8 @@ from coagent_contracts.gateway import (
     RoomChangedV1,
     UserCreatedData,
     UserCreatedV1,
+    UserForgottenData,
+    UserForgottenV1,
 )
 from coagent_contracts.graphrag import (
     GRAPHRAG_EVENTS,
@@ -185,6 +187,8 @@ __all__ = [
     "UnknownSubject",
     "UserCreatedData",
     "UserCreatedV1",
+    "UserForgottenData",
+    "UserForgottenV1",
     "UtcDatetime",
     "WorkflowEvent",
     "event_type_for_tag",

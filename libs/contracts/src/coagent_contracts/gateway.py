@@ -25,9 +25,12 @@ __all__ = [
     "RoomChangedV1",
     "UserCreatedData",
     "UserCreatedV1",
+    "UserForgottenData",
+    "UserForgottenV1",
     "membership_changed_subject",
     "room_changed_subject",
     "user_created_subject",
+    "user_forgotten_subject",
 ]
 
 PlatformRole = Literal["super_admin", "admin", "teacher", "ta", "student", "guest"]
@@ -40,6 +43,11 @@ MembershipChangeKind = Literal["added", "removed", "role_changed"]
 def user_created_subject(user_id: str) -> str:
     """``gateway.user.<user_id>.created.v1``."""
     return join_subject("gateway", "user", user_id, "created", "v1")
+
+
+def user_forgotten_subject(user_id: str) -> str:
+    """``gateway.user.<user_id>.forgotten.v1``."""
+    return join_subject("gateway", "user", user_id, "forgotten", "v1")
 
 
 def membership_changed_subject(room_id: str) -> str:
@@ -74,6 +82,33 @@ class UserCreatedV1(Event):
     def subject(self) -> str:
         """Subject keyed by the new user's id."""
         return user_created_subject(self.data.user_id)
+
+
+class UserForgottenData(EventData):
+    """A user asked to be (or was) forgotten: every copy of what they wrote must go.
+
+    The account is deactivated in the same transaction; each owner of content the user wrote
+    erases it and publishes its own tombstones (chat: ``MessagesErasedV1`` per room).
+    """
+
+    user_id: SubjectToken
+    forgotten_by: str = Field(min_length=1)
+    """Administrator who asked for it."""
+
+
+class UserForgottenV1(Event):
+    """A user is to be forgotten (``gateway.user.<user_id>.forgotten.v1``)."""
+
+    FILTER: ClassVar[str] = "gateway.user.*.forgotten.v1"
+
+    type: Literal["gateway.user.forgotten"] = "gateway.user.forgotten"
+    version: Literal[1] = 1
+    data: UserForgottenData
+
+    @property
+    def subject(self) -> str:
+        """Subject keyed by the forgotten user's id."""
+        return user_forgotten_subject(self.data.user_id)
 
 
 class MembershipChangedData(EventData):
@@ -136,10 +171,15 @@ class RoomChangedV1(Event):
         return room_changed_subject(self.data.room_id)
 
 
-GatewayEvent = UserCreatedV1 | MembershipChangedV1 | RoomChangedV1
+GatewayEvent = UserCreatedV1 | UserForgottenV1 | MembershipChangedV1 | RoomChangedV1
 """Static type of any gateway event."""
 
-GATEWAY_EVENT_TYPES: tuple[type[Event], ...] = (UserCreatedV1, MembershipChangedV1, RoomChangedV1)
+GATEWAY_EVENT_TYPES: tuple[type[Event], ...] = (
+    UserCreatedV1,
+    UserForgottenV1,
+    MembershipChangedV1,
+    RoomChangedV1,
+)
 """Every gateway event class, in declaration order."""
 
 GATEWAY_EVENTS: TypeAdapter[GatewayEvent] = TypeAdapter(tagged_union(*GATEWAY_EVENT_TYPES))

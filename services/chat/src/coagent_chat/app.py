@@ -12,6 +12,7 @@ from coagent_chat.artifacts.service import ArtifactService
 from coagent_chat.consumers import register_consumers
 from coagent_chat.domain import RetentionPolicy
 from coagent_chat.endpoints import router
+from coagent_chat.forgetting import UserEraser
 from coagent_chat.retention import RetentionService
 from coagent_chat.service import ChatService
 from coagent_chat.settings import ChatSettings
@@ -33,7 +34,8 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     sessions = session_factory(engine)
     chat = ChatService(lambda: PostgresUnitOfWork(sessions, relay.wake))
     run_writes = RunArtifactWriter(lambda: PostgresUnitOfWork(sessions, relay.wake))
-    register_consumers(broker, chat, run_writes)
+    eraser = UserEraser(lambda: PostgresUnitOfWork(sessions, relay.wake))
+    register_consumers(broker, chat, run_writes, eraser)
     retention = RetentionService(
         lambda: PostgresUnitOfWork(sessions, relay.wake),
         RetentionPolicy(cfg.retention_max_age_days, cfg.retention_max_messages),

@@ -65,11 +65,16 @@ def activity_recorded(
 
 
 def messages_erased(
-    room_id: str, erased: list[Message], reason: ForgetReason, by: str | None = None
+    room_id: str,
+    erased: list[Message],
+    reason: ForgetReason,
+    by: str | None = None,
+    causation_id: str | None = None,
 ) -> MessagesErasedV1:
     """Tombstone for messages removed from the room, so every copy elsewhere goes too."""
     return MessagesErasedV1(
         producer=PRODUCER,
+        causation_id=causation_id,
         data=MessagesErasedData(
             room_id=room_id,
             message_ids=tuple(m.id for m in erased),

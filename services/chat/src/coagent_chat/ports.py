@@ -48,6 +48,10 @@ class MessageRepository(Protocol):
         """Up to ``limit`` of the room's oldest messages that ``policy`` removes at ``now``."""
         ...
 
+    async def authored_by(self, sender_id: str, limit: int) -> list[Message]:
+        """Up to ``limit`` human messages ``sender_id`` wrote, in any room, by room and seq."""
+        ...
+
 
 class ActivityRepository(Protocol):
     """Per-room activity counters, written with every stored message."""

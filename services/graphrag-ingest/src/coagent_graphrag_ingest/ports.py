@@ -65,6 +65,14 @@ class SourceRepository(Protocol):
         """Delete these sources' text; how many there were."""
         ...
 
+    async def remember_erased(self, room_id: str, message_ids: Sequence[str]) -> None:
+        """Keep the ids of erased messages, so a late or replayed post cannot bring them back."""
+        ...
+
+    async def was_erased(self, room_id: str, message_id: str) -> bool:
+        """Whether the message was erased (its posted event must then be ignored)."""
+        ...
+
 
 class ExtractionLedger(Protocol):
     """Which extractions (delta keys) a room's graph already holds, and for which chunk."""

@@ -98,6 +98,12 @@ class IngestService:
             # A deleted room's partition is gone for good: its late messages are not knowledge.
             if await uow.rooms.is_deleted(new_job.room_id):
                 return None
+            # A tombstone may be applied before the post it erases is (two consumers), or the
+            # stream may replay the post later: an erased message never becomes knowledge again.
+            if new_job.source_kind == "message" and await uow.sources.was_erased(
+                new_job.room_id, new_job.source_id
+            ):
+                return None
             job = await uow.jobs.add(new_job)
             if job is None:
                 return None
@@ -109,9 +115,12 @@ class IngestService:
     async def forget_messages(self, event: MessagesErasedV1) -> int:
         """Drop what is kept about erased messages (tombstones are honoured, never replayed).
 
-        Deleting is idempotent, so a redelivered tombstone is harmless.
+        Deleting is idempotent, so a redelivered tombstone is harmless; the ids are kept so a
+        post delivered after its tombstone is ignored.
         """
-        return await self._forget(event.data.room_id, "message", event.data.message_ids)
+        return await self._forget(
+            event.data.room_id, "message", event.data.message_ids, remember=True
+        )
 
     async def record_artifact(self, event: ArtifactChangedV1) -> IngestJob | None:
         """A job for the artifact's new revision; None on redelivery."""
@@ -131,10 +140,20 @@ class IngestService:
         """A deleted artifact (soft or hard) is no longer knowledge of the room."""
         return await self._forget(event.data.room_id, "artifact", (event.data.artifact_id,))
 
-    async def _forget(self, room_id: str, kind: SourceKind, source_ids: tuple[str, ...]) -> int:
+    async def _forget(
+        self,
+        room_id: str,
+        kind: SourceKind,
+        source_ids: tuple[str, ...],
+        *,
+        remember: bool = False,
+    ) -> int:
+        # Artifacts are not remembered: a soft-deleted artifact may be restored and re-ingested.
         async with self._uow() as uow:
             forgotten = await uow.jobs.forget_sources(room_id, kind, source_ids)
             await uow.sources.forget(room_id, source_ids)
+            if remember:
+                await uow.sources.remember_erased(room_id, source_ids)
             await uow.commit()
         return forgotten
 

@@ -184,3 +184,17 @@ async def test_rooms_are_listed_apart_newest_first_and_limited(harness: Harness)
 
     assert [j.job_id for j in newest_two] == [added[3].job_id, added[1].job_id]
     assert [j.job_id for j in only_b] == [added[2].job_id]
+
+
+async def test_erased_message_ids_are_remembered_per_room(harness: Harness) -> None:
+    room_id, other = room(), room()
+    for _ in range(2):  # a redelivered tombstone remembers the same ids again, harmlessly
+        async with harness.uow() as uow:
+            await uow.sources.remember_erased(room_id, ["m-1", "m-2"])
+            await uow.commit()
+
+    async with harness.uow() as uow:
+        assert await uow.sources.was_erased(room_id, "m-1")
+        assert await uow.sources.was_erased(room_id, "m-2")
+        assert not await uow.sources.was_erased(room_id, "m-3")
+        assert not await uow.sources.was_erased(other, "m-1")

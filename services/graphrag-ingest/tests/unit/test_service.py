@@ -146,6 +146,33 @@ async def test_erased_messages_drop_their_jobs_and_nothing_else(
     assert left == {("room-1", "m-2"), ("room-2", "m-1")}
 
 
+async def test_a_post_delivered_after_its_tombstone_is_ignored(
+    service: IngestService, store: MemoryStore
+) -> None:
+    # The posted and erased events reach ingest through separate consumers, in either order.
+    await service.forget_messages(erased("room-1", "m-1"))
+
+    assert await service.record_message(posted("room-1", "m-1")) is None
+    assert store.jobs == []
+    assert store.sources == {}
+    assert store.published == []
+    # Another room's message with the same id is its own message.
+    assert await service.record_message(posted("room-2", "m-1")) is not None
+
+
+async def test_a_replayed_post_does_not_revive_an_erased_message(
+    service: IngestService, store: MemoryStore
+) -> None:
+    first = posted("room-1", "m-1")
+    await service.record_message(first)
+    await service.forget_messages(erased("room-1", "m-1"))
+
+    # The job row went with the tombstone, so only the remembered id stops the replay.
+    assert await service.record_message(first) is None
+    assert store.jobs == []
+    assert ("room-1", "m-1") not in store.sources
+
+
 def artifact_changed(room_id: str, artifact_id: str, version: int = 1) -> ArtifactChangedV1:
     return ArtifactChangedV1(
         producer="chat",
@@ -175,3 +202,5 @@ async def test_artifact_revisions_become_jobs_and_a_deletion_drops_them(
     )
     assert await service.forget_artifact(deleted) == 2
     assert {j.body.source_id for j in store.jobs} == {"a-2"}
+    # A deleted artifact may be restored: its next revision is knowledge again.
+    assert await service.record_artifact(artifact_changed("room-1", "a-1", version=3)) is not None

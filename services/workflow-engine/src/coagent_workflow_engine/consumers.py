@@ -8,13 +8,14 @@ from typing import Any
 
 from faststream.nats import NatsBroker, NatsMessage
 
-from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.chat import MessagePostedV1, MessagesErasedV1
 from coagent_contracts.gateway import RoomChangedV1
 from coagent_contracts.trigger import TriggerFiredV1, TriggerRunCancelRequestedV1
 from coagent_kit.broker import subscribe_event
 from coagent_workflow_engine.service import (
     FIRINGS_CONSUMER,
     HISTORY_CONSUMER,
+    HISTORY_ERASURES_CONSUMER,
     POLICY_CANCELS_CONSUMER,
     WorkflowEngineService,
 )
@@ -34,7 +35,8 @@ def register_consumers(
     cancel_local: Callable[[str], bool] | None = None,
 ) -> None:
     """Every trigger firing becomes exactly one queued run; chat's messages feed the room
-    history agents read; every engine process hears cancel requests (no queue group)."""
+    history agents read (and its tombstones take them out again); every engine process hears
+    cancel requests (no queue group)."""
 
     async def on_trigger_fired(event: TriggerFiredV1) -> None:
         await engine.queue_run_for_firing(event)
@@ -44,6 +46,11 @@ def register_consumers(
 
     subscribe_event(broker, TriggerFiredV1, FIRINGS_CONSUMER, on_trigger_fired)
     subscribe_event(broker, MessagePostedV1, HISTORY_CONSUMER, on_message_posted)
+
+    async def on_messages_erased(event: MessagesErasedV1) -> None:
+        await engine.erase_room_messages(event)  # forgotten or pruned: agents must not read it
+
+    subscribe_event(broker, MessagesErasedV1, HISTORY_ERASURES_CONSUMER, on_messages_erased)
 
     async def on_room_changed(event: RoomChangedV1) -> None:
         await workflows.follow_room(event.data)  # the gateway owns the room's attachment

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -71,7 +71,14 @@ class HistoryRepository(Protocol):
     """A bounded projection of each room's recent messages (from chat's events)."""
 
     async def add(self, message: HistoryMessage, keep: int) -> bool:
-        """Store ``message`` once (by message id), keeping only the room's ``keep`` latest."""
+        """Store ``message`` once (by message id), keeping only the room's ``keep`` latest.
+
+        False when it is already stored or was erased (a post delivered after its tombstone).
+        """
+        ...
+
+    async def erase(self, room_id: str, message_ids: Sequence[str]) -> int:
+        """Drop those messages and remember them as erased; how many were stored."""
         ...
 
     async def recent(self, room_id: str, limit: int) -> list[HistoryMessage]:

@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from coagent_contracts.chat import MessagePostedV1
+from coagent_contracts.chat import MessagePostedV1, MessagesErasedV1
 from coagent_contracts.envelope import Event, uuid7
 from coagent_contracts.trigger import TriggerFiredV1, TriggerRunCancelRequestedV1
 from coagent_contracts.workflow import RunQueuedData, RunQueuedV1
@@ -41,6 +41,7 @@ from coagent_workflow_engine.workflows.service import runnable_graph
 __all__ = [
     "FIRINGS_CONSUMER",
     "HISTORY_CONSUMER",
+    "HISTORY_ERASURES_CONSUMER",
     "POLICY_CANCELS_CONSUMER",
     "MAX_PAGE",
     "PRODUCER",
@@ -50,6 +51,7 @@ __all__ = [
 
 FIRINGS_CONSUMER = "workflow-engine-firings"
 HISTORY_CONSUMER = "workflow-engine-room-history"
+HISTORY_ERASURES_CONSUMER = "workflow-engine-room-history-erasures"
 POLICY_CANCELS_CONSUMER = "workflow-engine-policy-cancels"
 MAX_PAGE = 100
 #: Messages kept per room for agents' context windows (the largest useful window, bounded).
@@ -163,6 +165,13 @@ class WorkflowEngineService:
             added = await uow.history.add(message, HISTORY_KEEP)
             await uow.commit()
         return added
+
+    async def erase_room_messages(self, event: MessagesErasedV1) -> int:
+        """Drop erased messages from the room history agents read (a redelivery is a no-op)."""
+        async with self._uow() as uow:
+            erased = await uow.history.erase(event.data.room_id, event.data.message_ids)
+            await uow.commit()
+        return erased
 
     async def execute(
         self,

@@ -81,6 +81,16 @@ class MemoryMessageRepository:
     ) -> list[Message]:
         return expired(self._room(room_id), policy, now)[:limit]
 
+    async def authored_by(self, sender_id: str, limit: int) -> list[Message]:
+        rooms = set(self._store.messages) | {m.body.room_id for m in self.staged}
+        found = [
+            m
+            for room_id in sorted(rooms)
+            for m in self._room(room_id)
+            if m.body.sender_kind == "human" and m.body.sender_id == sender_id
+        ]
+        return found[:limit]
+
     def apply(self) -> None:
         """Merge staged writes into the store."""
         for room_id, room in self._store.messages.items():

@@ -78,6 +78,8 @@ messages = Table(
     # NULLs are distinct: posts without a key (or without a sender) never conflict.
     UniqueConstraint("room_id", "sender_id", "client_msg_id", name="uq_messages_client_msg_id"),
     Index("ix_messages_room_created", "room_id", "created_at"),
+    # Forgetting a user finds everything they wrote, in every room.
+    Index("ix_messages_sender", "sender_id"),
 )
 
 room_activity = Table(
@@ -223,6 +225,14 @@ class PostgresMessageRepository:
             select(messages)
             .where(messages.c.room_id == room_id, or_(*conditions))
             .order_by(messages.c.seq)
+            .limit(limit)
+        )
+
+    async def authored_by(self, sender_id: str, limit: int) -> list[Message]:
+        return await self._all(
+            select(messages)
+            .where(messages.c.sender_id == sender_id, messages.c.sender_kind == "human")
+            .order_by(messages.c.room_id, messages.c.seq)
             .limit(limit)
         )
 

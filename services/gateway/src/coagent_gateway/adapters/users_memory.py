@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar, cast
 
-from coagent_contracts.gateway import UserCreatedV1
+from coagent_contracts.gateway import UserCreatedV1, UserForgottenV1
 from coagent_gateway.adapters.auth_memory import MemoryAccountStore, MemoryAuditLog
 from coagent_gateway.auth.api_keys import ApiKey
 from coagent_gateway.auth.domain import Account
@@ -15,6 +15,7 @@ from coagent_gateway.domain import User
 from coagent_gateway.users.domain import (
     AuditEntry,
     EmailTaken,
+    Forgotten,
     NewUser,
     UserChanges,
     UsernameTaken,
@@ -39,7 +40,7 @@ class MemoryUserDirectory:
 
     def __init__(self, accounts: MemoryAccountStore) -> None:
         self._accounts = accounts
-        self.published: list[UserCreatedV1] = []
+        self.published: list[UserCreatedV1 | UserForgottenV1] = []
 
     def _users(self) -> list[User]:
         return [a.user for a in self._accounts.accounts.values()]
@@ -85,6 +86,22 @@ class MemoryUserDirectory:
             user = dataclasses.replace(user, avatar_url=None)
         password_hash = changes.password_hash or account.password_hash
         self._accounts.accounts[user_id] = Account(user, password_hash)
+        return user
+
+    async def forget(self, user_id: str, profile: Forgotten, event: UserForgottenV1) -> User | None:
+        account = self._accounts.accounts.get(user_id)
+        if account is None:
+            return None
+        user = dataclasses.replace(
+            account.user,
+            email=profile.email,
+            username=profile.username,
+            full_name=None,
+            avatar_url=None,
+            is_active=False,
+        )
+        self._accounts.accounts[user_id] = Account(user, profile.password_hash)
+        self.published.append(event)
         return user
 
     async def username_taken(self, username: str, except_id: str | None = None) -> bool:

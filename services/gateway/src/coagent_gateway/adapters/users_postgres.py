@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coagent_contracts.gateway import UserCreatedV1
+from coagent_contracts.gateway import UserCreatedV1, UserForgottenV1
 from coagent_gateway.adapters.auth_postgres import user_from_row
 from coagent_gateway.adapters.postgres import api_keys, audit_log, outbox, users
 from coagent_gateway.auth.api_keys import ApiKey, Scope
@@ -18,6 +18,7 @@ from coagent_gateway.domain import User
 from coagent_gateway.users.domain import (
     AuditEntry,
     EmailTaken,
+    Forgotten,
     NewUser,
     UserChanges,
     UsernameTaken,
@@ -110,6 +111,27 @@ class PostgresUserDirectory:
                     )
             except IntegrityError as exc:
                 raise UsernameTaken("Username already taken") from exc
+        return await self.get(user_id)
+
+    async def forget(self, user_id: str, profile: Forgotten, event: UserForgottenV1) -> User | None:
+        async with self._sessions() as session, session.begin():
+            changed = await session.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(
+                    is_active=False,
+                    email=profile.email,
+                    username=profile.username,
+                    hashed_password=profile.password_hash,
+                    full_name=None,
+                    avatar_url=None,
+                )
+                .returning(users.c.id)
+            )
+            if changed.first() is None:
+                return None
+            await add_event(session, outbox, event)
+        self._on_commit()
         return await self.get(user_id)
 
     async def username_taken(self, username: str, except_id: str | None = None) -> bool:

@@ -74,6 +74,24 @@ class UserChanges:
 
 
 @dataclass(frozen=True)
+class Forgotten:
+    """A forgotten account's profile: nothing left that names or reaches the person.
+
+    Email and username stay unique (both columns have unique constraints) because they derive
+    from the user id; the password hash is of a random secret nobody knows.
+    """
+
+    email: str
+    username: str
+    password_hash: str
+
+    @classmethod
+    def of(cls, user_id: str, password_hash: str) -> Forgotten:
+        """The anonymous profile of ``user_id``."""
+        return cls(f"{user_id}@forgotten.invalid", f"forgotten-{user_id}", password_hash)
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     """One audit log line."""
 

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from coagent_gateway.auth.dependencies import CurrentUser, client_ip
 from coagent_gateway.auth.schemas import UserRead
 from coagent_gateway.users.avatars import MAX_BYTES
-from coagent_gateway.users.schemas import MeUpdate, UserCreate, UserSummary, UserUpdate
+from coagent_gateway.users.schemas import (
+    ForgetAccepted,
+    MeUpdate,
+    UserCreate,
+    UserSummary,
+    UserUpdate,
+)
 from coagent_gateway.users.service import AdminEdit, Profile, UserService
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -129,3 +135,14 @@ async def delete_user(
 ) -> UserRead:
     """Deactivate a user (not oneself): sessions and API keys stop working at once."""
     return UserRead.of(await users.deactivate(me, str(user_id), client_ip(request)))
+
+
+@router.post("/{user_id:uuid}/forget", status_code=202)
+async def forget_user(
+    user_id: uuid.UUID, request: Request, me: CurrentUser, users: Users
+) -> ForgetAccepted:
+    """Forget a user (admins, not oneself): the account is deactivated and anonymised at once,
+    and every message the user wrote is then erased from every room, the knowledge graph
+    included. Idempotent: asking again re-runs the erasure."""
+    event = await users.forget(me, str(user_id), client_ip(request))
+    return ForgetAccepted(user_id=event.data.user_id, event_id=event.event_id)

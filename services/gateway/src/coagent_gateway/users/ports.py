@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from coagent_contracts.gateway import UserCreatedV1
+from coagent_contracts.gateway import UserCreatedV1, UserForgottenV1
 from coagent_gateway.domain import User
-from coagent_gateway.users.domain import AuditEntry, NewUser, UserChanges
+from coagent_gateway.users.domain import AuditEntry, Forgotten, NewUser, UserChanges
 
 
 class UserDirectory(Protocol):
@@ -32,6 +32,10 @@ class UserDirectory(Protocol):
 
     async def update(self, user_id: str, changes: UserChanges) -> User | None:
         """Apply ``changes``; None if there is no such user; UsernameTaken on conflicts."""
+        ...
+
+    async def forget(self, user_id: str, profile: Forgotten, event: UserForgottenV1) -> User | None:
+        """Deactivate and anonymise the user and queue ``event``, all at once; None if absent."""
         ...
 
     async def username_taken(self, username: str, except_id: str | None = None) -> bool:

@@ -27,6 +27,15 @@ class UserCreate(BaseModel):
     role: PlatformRole = PlatformRole.GUEST
 
 
+class ForgetAccepted(BaseModel):
+    """A forget request was accepted; the erasure of what the user wrote runs in the fleet."""
+
+    user_id: str
+    status: str = "forgetting"
+    event_id: str
+    """Id of the ``gateway.user.forgotten`` event that drives the erasure."""
+
+
 class UserUpdate(BaseModel):
     """An administrator's edit; an empty ``password`` or ``username`` leaves it unchanged."""
 

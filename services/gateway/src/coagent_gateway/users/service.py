@@ -8,7 +8,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from coagent_contracts.gateway import UserCreatedData, UserCreatedV1
+from coagent_contracts.gateway import (
+    UserCreatedData,
+    UserCreatedV1,
+    UserForgottenData,
+    UserForgottenV1,
+)
 from coagent_gateway.auth.api_keys import ApiKeyStore
 from coagent_gateway.auth.ports import AuditLog, PasswordHasher
 from coagent_gateway.domain import PlatformRole, User
@@ -17,6 +22,7 @@ from coagent_gateway.users.avatars import OUTPUT_EXT, normalise_avatar
 from coagent_gateway.users.domain import (
     AuditEntry,
     EmailTaken,
+    Forgotten,
     NewUser,
     UserChanges,
     UsernameTaken,
@@ -226,6 +232,34 @@ class UserService:
             details={"role": target.platform_role},
         )
         return updated or target
+
+    async def forget(self, actor: User, user_id: str, ip: str | None) -> UserForgottenV1:
+        """Forget a user: deactivate and anonymise the account and queue ``UserForgottenV1``.
+
+        Same authority as deactivating (never oneself). The owners of what the user wrote erase
+        it when the event reaches them, so the answer only says the erasure is under way.
+        Asking again is harmless: the account stays anonymous and the erasure re-runs.
+        """
+        require(actor, Action.USER_DELETE, _user(user_id))
+        target = await self._existing(user_id)
+        require(actor, Action.USER_DELETE, _user(user_id, target.platform_role))
+        event = UserForgottenV1(
+            producer=PRODUCER, data=UserForgottenData(user_id=user_id, forgotten_by=actor.id)
+        )
+        profile = Forgotten.of(user_id, self._p.hasher.hash(secrets.token_urlsafe(32)))
+        if await self._p.directory.forget(user_id, profile, event) is None:
+            raise UserNotFound("User not found")
+        await self._end_access(user_id)
+        if target.avatar_url:
+            await self._p.avatars.delete(target.avatar_url)
+        await self._p.audit.record(
+            "user_forgotten",
+            actor_id=actor.id,
+            subject_id=user_id,
+            ip=ip,
+            details={"role": target.platform_role, "event_id": event.event_id},
+        )
+        return event
 
     async def _end_access(self, user_id: str) -> None:
         # Deactivation already locks the account out; revoking makes it stick after re-activation.

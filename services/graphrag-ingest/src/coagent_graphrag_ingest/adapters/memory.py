@@ -27,6 +27,8 @@ class MemoryStore(MemoryEventLog):
         super().__init__()
         self.jobs: list[IngestJob] = []
         self.sources: dict[tuple[str, str], SourceRecord] = {}
+        #: (room, message id) of erased messages
+        self.erased: set[tuple[str, str]] = set()
         #: (room, delta key) -> chunk id
         self.extractions: dict[tuple[str, str], str] = {}
         self.rooms: dict[str, RoomView] = {}
@@ -111,6 +113,12 @@ class MemorySourceRepository:
         for key in doomed:
             del self._store.sources[key]
         return len(doomed)
+
+    async def remember_erased(self, room_id: str, message_ids: Sequence[str]) -> None:
+        self._store.erased.update((room_id, i) for i in message_ids)
+
+    async def was_erased(self, room_id: str, message_id: str) -> bool:
+        return (room_id, message_id) in self._store.erased
 
 
 class MemoryExtractionLedger:

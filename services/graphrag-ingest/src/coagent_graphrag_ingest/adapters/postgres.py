@@ -81,6 +81,17 @@ ingest_sources = Table(
     CheckConstraint("source_kind in ('message', 'artifact')", name="source_kind"),
 )
 
+#: Ids of erased messages: chat's posted and erased events reach ingest through two consumers,
+#: so a posted event may arrive (or be replayed) after its tombstone and must not revive it.
+ingest_erased_messages = Table(
+    "ingest_erased_messages",
+    metadata,
+    Column("room_id", String(64), nullable=False),
+    Column("message_id", String(64), nullable=False),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("room_id", "message_id"),
+)
+
 #: Delta keys (sha256 of prompt version, extractor, sources and text) already in the graph.
 ingest_extractions = Table(
     "ingest_extractions",
@@ -145,6 +156,20 @@ class PostgresSourceRepository:
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def remember_erased(self, room_id: str, message_ids: Sequence[str]) -> None:
+        rows = [{"room_id": room_id, "message_id": i} for i in message_ids]
+        if rows:
+            await self._session.execute(
+                insert(ingest_erased_messages).values(rows).on_conflict_do_nothing()
+            )
+
+    async def was_erased(self, room_id: str, message_id: str) -> bool:
+        e = ingest_erased_messages.c
+        found = await self._session.execute(
+            select(e.message_id).where(e.room_id == room_id, e.message_id == message_id)
+        )
+        return found.first() is not None
 
 
 class PostgresExtractionLedger:

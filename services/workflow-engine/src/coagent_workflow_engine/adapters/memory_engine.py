@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -19,6 +19,8 @@ class EngineTables:
     rooms: dict[str, str] = field(default_factory=dict)
     steps: dict[tuple[str, str, int], Step] = field(default_factory=dict)
     history: dict[str, list[HistoryMessage]] = field(default_factory=dict)
+    #: (room, message id) of erased messages
+    erased: set[tuple[str, str]] = field(default_factory=set)
 
     def copy(self) -> EngineTables:
         return EngineTables(
@@ -27,6 +29,7 @@ class EngineTables:
             rooms=dict(self.rooms),
             steps=dict(self.steps),
             history={room: list(messages) for room, messages in self.history.items()},
+            erased=set(self.erased),
         )
 
 
@@ -153,12 +156,22 @@ class MemoryHistory:
 
     async def add(self, message: HistoryMessage, keep: int) -> bool:
         room = self._t.history.setdefault(message.room_id, [])
+        if (message.room_id, message.message_id) in self._t.erased:
+            return False
         if any(m.message_id == message.message_id for m in room):
             return False
         room.append(message)
         room.sort(key=lambda m: m.seq)
         del room[:-keep]
         return True
+
+    async def erase(self, room_id: str, message_ids: Sequence[str]) -> int:
+        doomed = set(message_ids)
+        self._t.erased.update((room_id, i) for i in doomed)
+        room = self._t.history.get(room_id, [])
+        kept = [m for m in room if m.message_id not in doomed]
+        self._t.history[room_id] = kept
+        return len(room) - len(kept)
 
     async def recent(self, room_id: str, limit: int) -> list[HistoryMessage]:
         return list(self._t.history.get(room_id, [])[-limit:])

@@ -7,7 +7,7 @@ claimable again (crash recovery resumes it from its LangGraph checkpoint).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,6 +116,15 @@ room_history = Table(
     Column("content", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_room_history_room_id_seq", "room_id", "seq"),
+)
+
+#: Messages chat erased: their posted event may still arrive (or be replayed) after the tombstone.
+room_history_erased = Table(
+    "room_history_erased",
+    metadata,
+    Column("room_id", _ID, primary_key=True),
+    Column("message_id", _ID, primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
 
@@ -315,6 +324,12 @@ class PostgresHistory:
         self._s = session
 
     async def add(self, message: HistoryMessage, keep: int) -> bool:
+        e = room_history_erased.c
+        erased = select(e.message_id).where(
+            e.room_id == message.room_id, e.message_id == message.message_id
+        )
+        if (await self._s.execute(erased)).first() is not None:
+            return False
         values = {c.name: getattr(message, c.name) for c in room_history.c}
         statement = insert(room_history).values(**values).on_conflict_do_nothing()
         added = (await self._s.execute(statement.returning(room_history.c.message_id))).first()
@@ -334,6 +349,18 @@ class PostgresHistory:
             )
         )
         return True
+
+    async def erase(self, room_id: str, message_ids: Sequence[str]) -> int:
+        ids = list(message_ids)
+        if not ids:
+            return 0
+        rows = [{"room_id": room_id, "message_id": i} for i in ids]
+        await self._s.execute(insert(room_history_erased).values(rows).on_conflict_do_nothing())
+        h = room_history.c
+        result = await self._s.execute(
+            delete(room_history).where(h.room_id == room_id, h.message_id.in_(ids))
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def recent(self, room_id: str, limit: int) -> list[HistoryMessage]:
         statement = (
