@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
@@ -44,13 +43,6 @@ async def client(app: FastAPI, settings: ChatSettings) -> AsyncIterator[httpx.As
         transport=transport, base_url="http://chat", headers={HEADER: token}
     ) as http:
         yield http
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 async def test_readiness_checks_postgres_and_nats(client: httpx.AsyncClient) -> None:

@@ -42,13 +42,6 @@ async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
-
-
 def _as(settings: ChatSettings, user_id: str) -> dict[str, str]:
     secret = settings.internal_token_secret.get_secret_value()
     identity = InternalIdentity(user_id=user_id, platform_role="student", resource_role="member")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_gateway.adapters.auth_postgres import (
     PostgresAccountStore,
@@ -21,26 +21,8 @@ from coagent_gateway.adapters.auth_postgres import (
 from coagent_gateway.adapters.postgres import audit_log, users
 from coagent_gateway.adapters.redis import RedisLoginThrottle, RedisSessionRevocations
 from coagent_gateway.auth.domain import RefreshToken, hash_token, new_refresh_secret
-from coagent_kit.db import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("gateway")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
@@ -14,7 +14,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.envelope import utc_now
 from coagent_contracts.workflow import RoomWorkflowAttachedData, RoomWorkflowAttachedV1
@@ -33,28 +33,9 @@ from coagent_gateway.rooms.wiring import MembershipStores, install_membership
 from coagent_gateway.settings import GatewaySettings
 from coagent_kit.app import build_app
 from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
-from coagent_kit.db import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
 SECRET = "test-internal-secret-0123456789abcdefghij"
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Migrating runs its own event loop: a sync fixture, outside the tests' loop.
-    return service_database_url("gateway")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

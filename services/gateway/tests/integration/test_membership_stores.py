@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.envelope import utc_now
 from coagent_contracts.gateway import MembershipChangedData, MembershipChangedV1, RoomChangedV1
@@ -23,26 +22,8 @@ from coagent_gateway.adapters.postgres import outbox, users
 from coagent_gateway.courses.domain import Announcement, Course, MembershipChange
 from coagent_gateway.organizations.domain import Organization, Project
 from coagent_gateway.rooms.domain import Room, RoomSettings
-from coagent_kit.db import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("gateway")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 class Wakes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import delete, select
@@ -17,22 +17,9 @@ from coagent_gateway.app import bootstrap_admin_standalone
 from coagent_gateway.domain import PlatformRole
 from coagent_gateway.service import ensure_super_admin
 from coagent_gateway.settings import GatewaySettings
-from coagent_kit.db import create_engine, session_factory
+from coagent_kit.db import session_factory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
-    return service_database_url("gateway")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

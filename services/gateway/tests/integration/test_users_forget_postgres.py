@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.gateway import (
     UserCreatedData,
@@ -19,27 +18,8 @@ from coagent_gateway.adapters.postgres import outbox
 from coagent_gateway.adapters.users_postgres import PostgresUserDirectory
 from coagent_gateway.domain import PlatformRole
 from coagent_gateway.users.domain import Forgotten, NewUser
-from coagent_kit.db import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Synchronous: migrating runs its own event loop.
-    return service_database_url("gateway")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 def _forgotten(user_id: str) -> UserForgottenV1:

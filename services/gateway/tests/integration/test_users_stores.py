@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.gateway import UserCreatedData, UserCreatedV1
 from coagent_gateway.adapters.auth_postgres import (
@@ -27,26 +26,8 @@ from coagent_gateway.auth.api_keys import ApiKey, ApiKeyService, Scope
 from coagent_gateway.auth.domain import RefreshToken, hash_token, new_refresh_secret
 from coagent_gateway.domain import PlatformRole, User
 from coagent_gateway.users.domain import EmailTaken, NewUser, UserChanges, UsernameTaken
-from coagent_kit.db import create_engine, session_factory
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("gateway")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

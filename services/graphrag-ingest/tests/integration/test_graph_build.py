@@ -38,11 +38,6 @@ LONG_ACK_WAIT_S = 120.0
 
 
 @pytest.fixture
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("graphrag-ingest")
-
-
-@pytest.fixture
 def settings(nats_url: str, graph_url: str, database_url: str) -> GraphragIngestSettings:
     return GraphragIngestSettings(
         env="test", nats_url=nats_url, graph_url=graph_url, database_url=database_url,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -33,12 +33,6 @@ from coagent_kit.auth import HEADER, InternalIdentity, sign_identity
 pytestmark = pytest.mark.integration
 
 SECRET = "integration-internal-secret-32-bytes"
-
-
-@pytest.fixture
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot nest in the test's.
-    return service_database_url("graphrag-ingest")
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Integration fixtures: put workflows straight into the service's database."""
+"""Integration fixtures: the service's database (migrated once per test module) and workflows
+put straight into it. ``engine``, ``sessions`` and ``nc`` come from the fleet's test plugin."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ START_END: dict[str, Any] = {
     "edges": [{"id": "e1", "source": "start", "target": "end"}],
 }
 Seed = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture(scope="module")
+def database_url(service_database_url: Callable[[str], str]) -> str:
+    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
+    return service_database_url("workflow-engine")
 
 
 @pytest.fixture

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from coagent_kit.db import create_engine, session_factory
 from coagent_workflow_engine.adapters.postgres_agent_tables import agent_keys, agents, user_keys
 from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitOfWork
 from coagent_workflow_engine.agents.crypto import KeyCipher
@@ -27,24 +25,6 @@ from coagent_workflow_engine.agents.routes import build_agents_api
 pytestmark = pytest.mark.integration
 
 KEY = "sk-integration-secret-0123456789"
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
-    return service_database_url("workflow-engine")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture(scope="module")

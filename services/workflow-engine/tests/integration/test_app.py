@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
@@ -27,12 +26,6 @@ pytestmark = pytest.mark.integration
 
 Fired = Callable[..., TriggerFiredV1]
 DEADLINE_S = 10.0
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # Sync on purpose: migrating runs its own event loop, which cannot start inside a running one.
-    return service_database_url("workflow-engine")
 
 
 @pytest.fixture
@@ -57,13 +50,6 @@ async def client(
         transport=transport, base_url="http://engine", headers={HEADER: token}
     ) as http:
         yield http
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-import nats
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
@@ -44,11 +43,6 @@ ASKS_A_HUMAN = {
 }
 
 
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("workflow-engine")
-
-
 @pytest.fixture
 async def app(
     nats_url: str, database_url: str, settings: WorkflowEngineSettings
@@ -72,13 +66,6 @@ async def client(
         transport=transport, base_url="http://engine", headers={HEADER: token}
     ) as http:
         yield http
-
-
-@pytest.fixture
-async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(nats_url)
-    yield client
-    await client.close()
 
 
 async def publish(nc: NatsClient, event: Event) -> None:

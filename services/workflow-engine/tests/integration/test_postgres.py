@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from coagent_contracts.trigger import TriggerFiredV1
 from coagent_contracts.workflow import RunQueuedV1
-from coagent_kit.db import create_engine, session_factory
 from coagent_workflow_engine.adapters.postgres import outbox, runs
 from coagent_workflow_engine.adapters.postgres_engine import PostgresEngineUnitOfWork
 from coagent_workflow_engine.domain import Run, RunNotFound
@@ -25,25 +24,6 @@ pytestmark = pytest.mark.integration
 
 Fired = Callable[..., TriggerFiredV1]
 OWNER = Caller("u1", "teacher")
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    # A sync fixture on purpose: migrating runs its own event loop (asyncio.run), which cannot
-    # start inside the one running async fixtures.
-    return service_database_url("workflow-engine")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
 
 
 @pytest.fixture

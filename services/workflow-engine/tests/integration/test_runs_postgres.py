@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -81,11 +81,6 @@ class Models:
     def __call__(self, spec: AgentSpec, key: str | None, run: Run) -> ChatModel:
         self.calls.append(spec.id)
         return SlowModel() if spec.id.startswith("slow") else OfflineChatModel()
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("workflow-engine")
 
 
 @pytest.fixture

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coagent_kit.db import create_engine, session_factory
+from coagent_kit.db import session_factory
 from coagent_workflow_engine.adapters.postgres_agents import PostgresAgentsUnitOfWork
 from coagent_workflow_engine.agents.crypto import KeyCipher
 from coagent_workflow_engine.agents.domain import AgentInput, Caller
@@ -20,18 +19,6 @@ from coagent_workflow_engine.threads.postgres import PostgresThreadStore
 from coagent_workflow_engine.threads.service import NewThread, ThreadService
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def database_url(service_database_url: Callable[[str], str]) -> str:
-    return service_database_url("workflow-engine")
-
-
-@pytest.fixture(scope="module")
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
 
 
 async def test_a_thread_is_stored_in_order_and_only_its_owner_reads_it(

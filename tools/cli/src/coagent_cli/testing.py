@@ -13,19 +13,21 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import nats
 import pytest
+from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from coagent_cli.fleet import SERVICES, Fleet, FleetConfig
 from coagent_cli.stack import EmbeddedStack, StackConfig, free_port
 from coagent_cli.up import bootstrap_admin, prepare_databases
-from coagent_kit.db import find_migrations, upgrade_database
+from coagent_kit.db import create_engine, find_migrations, session_factory, upgrade_database
 
 T = TypeVar("T")
 
@@ -92,6 +94,34 @@ def service_database_url(embedded_stack: EmbeddedStack) -> Callable[[str], str]:
         return migrated[name]
 
     return get
+
+
+# The fixtures below serve every service's integration tests: a test module (or its folder's
+# conftest) names its database with a module-scoped ``database_url`` fixture, typically
+# ``service_database_url("chat")`` (sync: migrating runs its own event loop, which cannot start
+# inside the running one), and gets an engine and sessions on it.
+
+
+@pytest.fixture(scope="module")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the module's ``database_url``, disposed after the module."""
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the module's database."""
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
+    """A plain NATS connection to the session's server, closed after the test."""
+    client = await nats.connect(nats_url)
+    yield client
+    await client.close()
 
 
 @contextmanager
