@@ -31,7 +31,9 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_unreachable_broker_is_one_line() -> None:
     port = free_port()  # nothing listens there
-    line = _one_error_line(_start_chat(COAGENT_NATS_URL=f"nats://127.0.0.1:{port}"))
+    line = _one_error_line(
+        _start_chat(COAGENT_NATS_URL=f"nats://127.0.0.1:{port}", COAGENT_CONNECT_TIMEOUT_S="1")
+    )
     assert line.startswith("coagent-chat: cannot reach NATS at")
     assert str(port) in line
 
