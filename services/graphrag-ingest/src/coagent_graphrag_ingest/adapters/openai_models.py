@@ -11,12 +11,14 @@ key is set; tests talk to a scripted fake server through an in-process transport
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
-import httpx2
 from pydantic import BaseModel, Field
 
-from coagent_graphrag_ingest.adapters.openai_client import structured_client
+from coagent_graphrag_ingest.adapters.openai_client import (
+    ModelCallFailed,
+    StructuredChatModel,
+)
 from coagent_graphrag_ingest.adjudication import (
     ADJUDICATION_PROMPT,
     PairQuestion,
@@ -25,11 +27,7 @@ from coagent_graphrag_ingest.adjudication import (
 )
 from coagent_graphrag_ingest.summaries import SUMMARY_PROMPT, SummaryRequest, summary_prompt
 
-Reply = TypeVar("Reply", bound=BaseModel)
-
-
-class ModelCallFailed(RuntimeError):
-    """The model gave no valid answer (after repair) or could not be reached."""
+__all__ = ["ModelCallFailed", "OpenAIAdjudicator", "OpenAISummariser"]
 
 
 class PairDecision(BaseModel):
@@ -55,47 +53,7 @@ class ItemSummaries(BaseModel):
     summaries: list[ItemSummary] = Field(default_factory=list)
 
 
-class _ChatModel:
-    """One structured call: system prompt, user message, pydantic reply."""
-
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        timeout_s: float = 60.0,
-        http_client: httpx2.AsyncClient | None = None,
-    ) -> None:
-        self._client = structured_client(
-            api_key=api_key, base_url=base_url, timeout_s=timeout_s, http_client=http_client
-        )
-        self._model = model
-        self._max_retries = max_retries
-        #: Model calls made (each may include schema-repair rounds).
-        self.calls = 0
-
-    async def _ask(self, system: str, user: str, reply: type[Reply]) -> Reply:
-        messages: list[Any] = [
-            {"role": "system", "content": system},
-            {"role": "user", "content": user},
-        ]
-        self.calls += 1
-        try:
-            result: Reply = await self._client.chat.completions.create(
-                model=self._model,
-                response_model=reply,
-                messages=messages,
-                max_retries=self._max_retries,
-                temperature=0,
-            )
-        except Exception as exc:  # SDK, transport and validation errors alike
-            raise ModelCallFailed(f"{reply.__name__} by {self._model} failed: {exc}") from exc
-        return result
-
-
-class OpenAIAdjudicator(_ChatModel):
+class OpenAIAdjudicator(StructuredChatModel):
     """``Adjudicator`` backed by a chat-completions endpoint: one call per batch."""
 
     async def decide(self, pairs: Sequence[PairQuestion]) -> list[Verdict]:
@@ -113,7 +71,7 @@ class OpenAIAdjudicator(_ChatModel):
         return verdicts
 
 
-class OpenAISummariser(_ChatModel):
+class OpenAISummariser(StructuredChatModel):
     """``Summariser`` backed by a chat-completions endpoint: one call per batch."""
 
     async def summarise(self, requests: Sequence[SummaryRequest]) -> list[str | None]:

@@ -7,54 +7,22 @@ JSON mode elsewhere. Findings cite fact numbers; unknown numbers are dropped aft
 
 from __future__ import annotations
 
-import httpx2
-
-from coagent_graphrag_ingest.adapters.openai_client import endpoint_fingerprint, structured_client
+from coagent_graphrag_ingest.adapters.openai_client import ModelCallFailed, StructuredChatModel
 from coagent_graphrag_ingest.reports import REPORT_PROMPT, ReportDraft, ReportInput
 
 
-class ReportFailed(RuntimeError):
+class ReportFailed(ModelCallFailed):
     """The model did not produce a valid report (after repair) or could not be reached."""
 
 
-class OpenAIReporter:
+class OpenAIReporter(StructuredChatModel):
     """``Reporter`` backed by a chat-completions endpoint."""
 
-    def __init__(
-        self,
-        *,
-        api_key: str,
-        model: str,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        timeout_s: float = 60.0,
-        http_client: httpx2.AsyncClient | None = None,
-    ) -> None:
-        self._client = structured_client(
-            api_key=api_key, base_url=base_url, timeout_s=timeout_s, http_client=http_client
-        )
-        self._model = model
-        self._max_retries = max_retries
-        where = endpoint_fingerprint(base_url, model)
-        self._version = f"openai-report-{where}"
+    failure = ReportFailed
 
     @property
     def version(self) -> str:
-        return self._version
+        return f"openai-report-{self.endpoint}"
 
     async def report(self, facts: ReportInput) -> ReportDraft:
-        messages = [
-            {"role": "system", "content": REPORT_PROMPT},
-            {"role": "user", "content": facts.prompt()},
-        ]
-        try:
-            result: ReportDraft = await self._client.chat.completions.create(
-                model=self._model,
-                response_model=ReportDraft,
-                messages=messages,  # type: ignore[arg-type]
-                max_retries=self._max_retries,
-                temperature=0,
-            )
-        except Exception as exc:  # SDK, transport and validation errors alike
-            raise ReportFailed(f"report by {self._model} failed: {exc}") from exc
-        return result
+        return await self._ask(REPORT_PROMPT, facts.prompt(), ReportDraft, "report")
