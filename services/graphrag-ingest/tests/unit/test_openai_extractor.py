@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -15,31 +13,9 @@ from coagent_graphrag_ingest.chunking import SourceRecord, chunk_sources
 from coagent_graphrag_ingest.model_choice import extractor
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
 
+from .fake_openai import FakeServer, completion
+
 CHUNK = chunk_sources([SourceRecord("message", "m1", "Ada", "human", "Neo4j runs Leiden.", 1)])[0]
-
-
-def completion(content: str) -> httpx2.Response:
-    return httpx2.Response(200, json={
-        "id": "c1", "object": "chat.completion", "created": 0, "model": "small",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    })  # fmt: skip
-
-
-class FakeServer:
-    def __init__(self, *replies: httpx2.Response) -> None:
-        self.replies = list(replies)
-        self.bodies: list[Any] = []
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        self.bodies.append(json.loads(request.content))
-        return self.replies.pop(0) if self.replies else httpx2.Response(500, json={})
-
-    def extractor(self, retries: int = 2) -> OpenAIExtractor:
-        client = httpx2.AsyncClient(transport=httpx2.MockTransport(self.handle))
-        return OpenAIExtractor(api_key="k", model="small", base_url="http://fake/v1",
-                               max_retries=retries, http_client=client)  # fmt: skip
 
 
 GOOD = json.dumps({
@@ -52,7 +28,7 @@ GOOD = json.dumps({
 async def test_a_valid_reply_becomes_an_extraction_and_the_prompt_holds_the_chunk() -> None:
     server = FakeServer(completion(GOOD))
 
-    result = await server.extractor().extract(CHUNK)
+    result = await server.port(OpenAIExtractor).extract(CHUNK)
 
     assert [e.name for e in result.entities] == ["Neo4j"]
     assert result.relations[0].relation == "USES"
@@ -63,7 +39,7 @@ async def test_a_valid_reply_becomes_an_extraction_and_the_prompt_holds_the_chun
 async def test_a_reply_that_does_not_fit_the_schema_is_repaired_by_asking_again() -> None:
     server = FakeServer(completion('{"entities": [{"type": "CONCEPT"}]}'), completion(GOOD))
 
-    result = await server.extractor().extract(CHUNK)
+    result = await server.port(OpenAIExtractor).extract(CHUNK)
 
     assert len(server.bodies) == 2  # the second request carries the validation error
     assert "name" in json.dumps(server.bodies[1]["messages"][-1])
@@ -74,7 +50,7 @@ async def test_a_reply_that_never_fits_is_a_clear_failure() -> None:
     server = FakeServer(*(completion("not json") for _ in range(3)))
 
     with pytest.raises(ExtractionFailed, match="small"):
-        await server.extractor(retries=1).extract(CHUNK)
+        await server.port(OpenAIExtractor, retries=1).extract(CHUNK)
 
 
 def test_the_model_extractor_is_used_only_with_a_key() -> None:

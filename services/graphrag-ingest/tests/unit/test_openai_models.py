@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -22,38 +21,7 @@ from coagent_graphrag_ingest.summaries import OfflineSummariser, SummaryRequest
 from coagent_graphstore.adapters.memory import MemoryGraphStore, MemoryVectorIndex
 from coagent_graphstore.models import EntityUpsert, Scope, VectorItem
 
-
-def completion(content: str) -> httpx2.Response:
-    return httpx2.Response(200, json={
-        "id": "c1", "object": "chat.completion", "created": 0, "model": "small",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    })  # fmt: skip
-
-
-class FakeServer:
-    def __init__(self, *replies: httpx2.Response) -> None:
-        self.replies = list(replies)
-        self.bodies: list[Any] = []
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        self.bodies.append(json.loads(request.content))
-        return self.replies.pop(0) if self.replies else httpx2.Response(500, json={})
-
-    def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(transport=httpx2.MockTransport(self.handle))
-
-    def adjudicator(self, retries: int = 2) -> OpenAIAdjudicator:
-        return OpenAIAdjudicator(api_key="k", model="small", base_url="http://fake/v1",
-                                 max_retries=retries, http_client=self.client())  # fmt: skip
-
-    def summariser(self) -> OpenAISummariser:
-        return OpenAISummariser(api_key="k", model="small", base_url="http://fake/v1",
-                                http_client=self.client())  # fmt: skip
-
-    def prompt(self, index: int = 0) -> str:
-        return json.dumps(self.bodies[index]["messages"])
+from .fake_openai import FakeServer, completion
 
 
 def question(a: str, b: str) -> PairQuestion:
@@ -70,7 +38,7 @@ async def test_one_call_decides_a_batch_and_unanswered_pairs_are_unsure() -> Non
     pairs = [question("GNN", "Graph Neural Network"), question("Kafka", "Kafka Streams"),
              question("Neo4j", "Redis")]  # fmt: skip
 
-    verdicts = await server.adjudicator().decide(pairs)
+    verdicts = await server.port(OpenAIAdjudicator).decide(pairs)
 
     assert [(v.decision, v.reason) for v in verdicts] == [
         ("same", "acronym"), ("unsure", "the model did not answer this pair"), ("different", "no"),
@@ -83,13 +51,13 @@ async def test_one_call_decides_a_batch_and_unanswered_pairs_are_unsure() -> Non
 async def test_a_reply_outside_the_schema_is_repaired_then_a_failure_is_clear() -> None:
     server = FakeServer(completion('{"decisions": [{"pair": 0, "decision": "maybe"}]}'),
                         completion(decisions((0, "same", "spelling"))))  # fmt: skip
-    verdicts = await server.adjudicator().decide([question("Postgres", "PostgreSQL")])
+    verdicts = await server.port(OpenAIAdjudicator).decide([question("Postgres", "PostgreSQL")])
     assert verdicts[0].decision == "same"
     assert len(server.bodies) == 2  # the second request carries the validation error
 
     broken = FakeServer(*(completion("not json") for _ in range(3)))
     with pytest.raises(ModelCallFailed, match="small"):
-        await broken.adjudicator(retries=1).decide([question("A1", "B2")])
+        await broken.port(OpenAIAdjudicator, retries=1).decide([question("A1", "B2")])
 
 
 async def test_the_resolver_batches_model_calls_and_merges_what_the_model_calls_same() -> None:
@@ -108,7 +76,7 @@ async def test_the_resolver_batches_model_calls_and_merges_what_the_model_calls_
         completion(decisions((0, "same", "acronym"), (1, "different", "a library of it"))),
         completion(decisions((0, "unsure", "cannot tell"))),
     )
-    model = server.adjudicator()
+    model = server.port(OpenAIAdjudicator)
     resolver = EntityResolver(graph, vectors, model, embed, ResolutionPolicy(adjudication_batch=2))
 
     resolution = await resolver.resolve(room, {"gnn", "kafka", "redis"})
@@ -127,7 +95,7 @@ async def test_one_call_summarises_a_batch_and_missing_items_stay_open() -> None
         SummaryRequest("kafka", "Kafka (TECHNOLOGY)", ("streams", "moves events")),
     ]
 
-    made = await server.summariser().summarise(requests)
+    made = await server.port(OpenAISummariser).summarise(requests)
 
     assert made == [None, "Kafka moves events."]
     assert len(server.bodies) == 1

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -15,36 +13,14 @@ from coagent_graphrag_ingest.reports import Fact, OfflineReporter, ReportInput, 
 from coagent_graphrag_ingest.settings import GraphragIngestSettings
 from coagent_graphstore.models import Entity, SourcedText
 
+from .fake_openai import FakeServer, completion
+
 ADA = Entity("ada", "Ada", "PERSON", (), (SourcedText("m1", "Ada wrote the Leiden step."),))
 FACTS = ReportInput(
     "c0-abc", 0, (ADA,),
     (Fact(1, "Ada (PERSON): Ada wrote the Leiden step.", "m1", 1.0),
      Fact(2, "Ada USES Leiden: see the plan", "a1", 2.0)),
 )  # fmt: skip
-
-
-def completion(content: str) -> httpx2.Response:
-    return httpx2.Response(200, json={
-        "id": "c1", "object": "chat.completion", "created": 0, "model": "small",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": content}}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-    })  # fmt: skip
-
-
-class FakeServer:
-    def __init__(self, *replies: httpx2.Response) -> None:
-        self.replies = list(replies)
-        self.bodies: list[Any] = []
-
-    def handle(self, request: httpx2.Request) -> httpx2.Response:
-        self.bodies.append(json.loads(request.content))
-        return self.replies.pop(0) if self.replies else httpx2.Response(500, json={})
-
-    def reporter(self, retries: int = 2) -> OpenAIReporter:
-        client = httpx2.AsyncClient(transport=httpx2.MockTransport(self.handle))
-        return OpenAIReporter(api_key="k", model="small", base_url="http://fake/v1",
-                              max_retries=retries, http_client=client)  # fmt: skip
 
 
 GOOD = json.dumps({
@@ -57,7 +33,7 @@ GOOD = json.dumps({
 async def test_a_valid_reply_becomes_a_report_citing_messages_and_artifacts() -> None:
     server = FakeServer(completion(GOOD))
 
-    draft = await server.reporter().report(FACTS)
+    draft = await server.port(OpenAIReporter).report(FACTS)
     report = finish(draft, FACTS, "fp", {"a1"})
 
     sent = json.dumps(server.bodies[0]["messages"])
@@ -71,12 +47,12 @@ async def test_a_valid_reply_becomes_a_report_citing_messages_and_artifacts() ->
 
 async def test_a_reply_that_does_not_fit_is_repaired_then_a_clear_failure() -> None:
     server = FakeServer(completion('{"summary": "no title"}'), completion(GOOD))
-    assert (await server.reporter().report(FACTS)).title == "Leiden work"
+    assert (await server.port(OpenAIReporter).report(FACTS)).title == "Leiden work"
     assert len(server.bodies) == 2
 
     broken = FakeServer(*(completion("not json") for _ in range(3)))
     with pytest.raises(ReportFailed, match="small"):
-        await broken.reporter(retries=1).report(FACTS)
+        await broken.port(OpenAIReporter, retries=1).report(FACTS)
 
 
 def test_the_model_reporter_is_used_only_with_a_key() -> None:
