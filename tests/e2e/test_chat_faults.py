@@ -11,7 +11,6 @@ poster's order, and the WebSocket client has seen every one of them (resuming wi
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections import Counter
@@ -21,11 +20,10 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from coagent_cli.fleet import Fleet
 from coagent_cli.testing import eventually, running_fleet
+from coagent_cli.testing_faults import Follower
 
 from .conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 
@@ -76,58 +74,6 @@ class Stream:
         self.acked_count += 1
         if self.acked_count >= KILL_AFTER:
             self.enough.set()
-
-
-@dataclass
-class Follower:
-    """One WebSocket client of the room that resumes from the last ``seq`` it saw."""
-
-    url: str
-    cookie: str
-    frames: list[tuple[int, str, str, int]] = field(default_factory=list)  # seq, id, content, conn
-    last_seq: int = 0
-    connections: int = 0
-    drops: Counter[str] = field(default_factory=Counter)
-    reconnect: asyncio.Event = field(default_factory=asyncio.Event)
-    joined: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        backoff = 0.1
-        while not stop.is_set():
-            try:
-                async with connect(
-                    f"{self.url}?since={self.last_seq}",
-                    additional_headers={"Cookie": self.cookie},
-                    max_queue=None,
-                ) as ws:
-                    self.connections += 1
-                    self.joined.set()
-                    seen = len(self.frames)
-                    await self._read(ws, stop)
-                    if len(self.frames) > seen:
-                        backoff = 0.1
-            except (OSError, ConnectionClosed, InvalidHandshake) as exc:
-                self.drops[type(exc).__name__] += 1
-            if not stop.is_set():
-                # Gently: while chat is down every resume is refused (its replay needs chat).
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
-
-    async def _read(self, ws: ClientConnection, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            if self.reconnect.is_set():
-                self.reconnect.clear()
-                self.drops["forced reconnect"] += 1
-                return
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.2)
-            except TimeoutError:
-                continue
-            frame: dict[str, Any] = json.loads(raw)
-            seq = frame.get("seq")
-            if frame.get("type") == "message" and isinstance(seq, int):
-                self.frames.append((seq, frame["id"], frame["content"], self.connections))
-                self.last_seq = max(self.last_seq, seq)
 
 
 async def _post_one(
@@ -279,7 +225,7 @@ def test_acknowledged_messages_survive_a_chat_kill(fault_fleet: Fleet) -> None:
         acked_seqs = {a.seq for a in stream.acked.values()}
 
         async def delivered() -> bool:
-            return acked_seqs <= {f[0] for f in follower.frames}
+            return acked_seqs <= {f.seq for f in follower.frames}
 
         try:
             await eventually(delivered, "every acknowledged message on the WebSocket", 15)
@@ -324,11 +270,11 @@ def test_acknowledged_messages_survive_a_chat_kill(fault_fleet: Fleet) -> None:
     # The WebSocket client: every stored message once, in seq order, with the stored id and
     # content. It always resumed with ?since=<last seq seen>, so even across its reconnects no
     # seq may come twice or go backwards.
-    arrived = [seq for seq, _id, _content, _conn in follower.frames]
+    arrived = follower.seqs()
     backwards = [(a, b) for a, b in zip(arrived, arrived[1:], strict=False) if b <= a]
     assert not backwards, f"frames repeated or out of seq order (prev, next): {backwards}"
     assert set(arrived) == set(seqs), f"not delivered: {sorted(set(seqs) - set(arrived))}"
-    by_seq = {seq: (message_id, content) for seq, message_id, content, _ in follower.frames}
+    by_seq = {f.seq: (f.message_id, f.content) for f in follower.frames}
     for m in history:
         assert by_seq[m["seq"]] == (m["id"], m["content"]), m
 

@@ -170,6 +170,8 @@ class Follower:
     connections: int = 0
     drops: Counter[str] = field(default_factory=Counter)
     joined: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set it to make the follower drop its socket and resume (e.g. while a service is down).
+    reconnect: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Follow the room until ``stop``; reconnect (gently) whenever the socket drops."""
@@ -194,6 +196,10 @@ class Follower:
 
     async def _read(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            if self.reconnect.is_set():
+                self.reconnect.clear()
+                self.drops["forced reconnect"] += 1
+                break
             try:
                 raw = await asyncio.wait_for(ws.recv(), 0.25)
             except TimeoutError:
