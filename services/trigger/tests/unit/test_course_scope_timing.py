@@ -4,7 +4,7 @@ longer act on the room (memory adapters, a scripted gateway)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -18,22 +18,15 @@ from coagent_trigger.schedules import Arm, DueMessage
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import TriggerService
 
+from .clock import Clock
 from .scope_kit import T0, create, fired, project_rooms, scripted_access
 
 Posted = Callable[..., MessagePostedV1]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture

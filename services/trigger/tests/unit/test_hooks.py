@@ -30,6 +30,8 @@ from coagent_trigger.policy_service import PolicyDraft, PolicyService
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.settings import TriggerSettings
 
+from .clock import Clock
+
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SECRET = "whsec_test"
 
@@ -111,17 +113,9 @@ def test_source_ids_are_deterministic_per_policy_and_fit_the_log() -> None:
 # ------------------------------------------------------------------ the route
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

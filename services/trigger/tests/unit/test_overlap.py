@@ -27,21 +27,15 @@ from coagent_trigger.policy_service import PolicyDraft, PolicyService
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.settings import TriggerSettings
 
+from .clock import Clock
+
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 OWNER = Caller("owner", "teacher")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -31,22 +31,16 @@ from coagent_trigger.policy_service import PolicyService
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.settings import TriggerSettings
 
+from .clock import Clock
+
 BASE = "/api/v1/triggers"
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 Auth = Callable[..., dict[str, str]]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -18,27 +18,16 @@ from coagent_trigger.schedules import Arm, DueMessage
 from coagent_trigger.secrets_box import SecretBox
 from coagent_trigger.service import TriggerService
 
+from .clock import Clock
+
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 MessageFactory = Callable[..., MessagePostedV1]
 OWNER = Caller(user_id="u1", platform_role="teacher")
 
 
-class Clock:
-    """A settable clock shared by the services of one test."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
